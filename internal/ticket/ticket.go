@@ -1,0 +1,262 @@
+// Package ticket is the domain of Incident Manager: the Ticket, its validation limits, the
+// application error codes, and the ports (Store, Starter, Publisher, ConfigSource,
+// ExecutionStore) that adapters implement. It imports no AWS, SQL or HTTP package, so both the
+// embedded server and the Lambdas share it unchanged.
+package ticket
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what a reporter may send. They are checked here, once, and mirrored by the web form.
+const (
+	MaxTitle       = 200
+	MaxDescription = 10000
+	MaxCategory    = 64
+	MaxName        = 100
+	MaxEmail       = 254
+	// MaxTimeline bounds the history kept on one ticket; the oldest entries are dropped first.
+	MaxTimeline = 50
+)
+
+// Severity says how urgent a ticket is; it drives notification routing.
+type Severity string
+
+const (
+	SeverityCritical Severity = "critical"
+	SeverityHigh     Severity = "high"
+	SeverityMedium   Severity = "medium"
+	SeverityLow      Severity = "low"
+)
+
+// Severities lists every severity, most urgent first.
+var Severities = []Severity{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow}
+
+// Valid reports whether s is one of Severities.
+func (s Severity) Valid() bool {
+	for _, v := range Severities {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is where a ticket is in its lifecycle.
+type Status string
+
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// Statuses lists every lifecycle status in order.
+var Statuses = []Status{StatusOpen, StatusAcknowledged, StatusResolved}
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// NotificationStatus is the delivery state of a ticket's admin notification. The ticket record,
+// not the workflow console, is the source of truth for it.
+type NotificationStatus string
+
+const (
+	NotificationPending NotificationStatus = "PENDING"
+	NotificationSent    NotificationStatus = "SENT"
+	NotificationFailed  NotificationStatus = "FAILED"
+)
+
+// Reporter is the person who filed the ticket.
+type Reporter struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Notification records how the admins were told about a ticket.
+type Notification struct {
+	Status NotificationStatus `json:"status"`
+	// Attempts counts Publish task runs for this ticket, retries included.
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"lastError"`
+	// Execution is the name (local) or ARN (AWS) of the latest workflow execution.
+	Execution string `json:"execution"`
+	// Delivered lists the channels that already accepted this notification, so a retry or a
+	// duplicate execution never sends to them twice.
+	Delivered []string `json:"delivered"`
+}
+
+// HasDelivered reports whether channel already accepted the notification.
+func (n Notification) HasDelivered(channel string) bool {
+	for _, c := range n.Delivered {
+		if c == channel {
+			return true
+		}
+	}
+	return false
+}
+
+// TimelineEntry is one thing that happened to a ticket.
+type TimelineEntry struct {
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+}
+
+// Timeline entry types.
+const (
+	EventCreated         = "created"
+	EventNotifyAttempt   = "notification.attempt"
+	EventNotifyDelivered = "notification.delivered"
+	EventNotifySent      = "notification.sent"
+	EventNotifyFailed    = "notification.failed"
+	EventStatusChanged   = "status.changed"
+	EventWorkflowStarted = "workflow.started"
+)
+
+// Ticket is one reported problem.
+type Ticket struct {
+	ID           string          `json:"id"`
+	Title        string          `json:"title"`
+	Description  string          `json:"description"`
+	Severity     Severity        `json:"severity"`
+	Category     string          `json:"category"`
+	Reporter     Reporter        `json:"reporter"`
+	Status       Status          `json:"status"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	UpdatedAt    time.Time       `json:"updatedAt"`
+	Version      int             `json:"version"`
+	Notification Notification    `json:"notification"`
+	Timeline     []TimelineEntry `json:"timeline"`
+}
+
+// AddTimeline appends an entry, keeping at most MaxTimeline (the oldest go first, but the
+// creation entry is kept so the ticket's origin stays visible).
+func (t *Ticket) AddTimeline(at time.Time, typ, msg string) {
+	t.Timeline = append(t.Timeline, TimelineEntry{At: at.UTC(), Type: typ, Message: msg})
+	if over := len(t.Timeline) - MaxTimeline; over > 0 {
+		t.Timeline = append(t.Timeline[:1:1], t.Timeline[1+over:]...)
+	}
+}
+
+// NewTicket is what a reporter submits.
+type NewTicket struct {
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Severity    Severity `json:"severity"`
+	Category    string   `json:"category"`
+	Reporter    Reporter `json:"reporter"`
+}
+
+// Normalize trims surrounding white space and applies defaults.
+func (n *NewTicket) Normalize() {
+	n.Title = strings.TrimSpace(n.Title)
+	n.Description = strings.TrimSpace(n.Description)
+	n.Category = strings.TrimSpace(n.Category)
+	n.Reporter.Name = strings.TrimSpace(n.Reporter.Name)
+	n.Reporter.Email = strings.TrimSpace(n.Reporter.Email)
+	n.Severity = Severity(strings.ToLower(strings.TrimSpace(string(n.Severity))))
+	if n.Severity == "" {
+		n.Severity = SeverityMedium
+	}
+}
+
+// Validate checks every field and reports all problems at once, as an EINVALID *Error whose
+// Fields name each offending field by its JSON path.
+func (n *NewTicket) Validate() error {
+	var fe []FieldError
+	add := func(field, msg string) { fe = append(fe, FieldError{Field: field, Message: msg}) }
+	switch l := utf8.RuneCountInString(n.Title); {
+	case l == 0:
+		add("title", "Title is required.")
+	case l > MaxTitle:
+		add("title", "Title must be at most 200 characters.")
+	}
+	if utf8.RuneCountInString(n.Description) > MaxDescription {
+		add("description", "Description must be at most 10000 characters.")
+	}
+	if !n.Severity.Valid() {
+		add("severity", "Severity must be one of critical, high, medium, low.")
+	}
+	if utf8.RuneCountInString(n.Category) > MaxCategory {
+		add("category", "Category must be at most 64 characters.")
+	}
+	switch l := utf8.RuneCountInString(n.Reporter.Name); {
+	case l == 0:
+		add("reporter.name", "Name is required.")
+	case l > MaxName:
+		add("reporter.name", "Name must be at most 100 characters.")
+	}
+	if msg := checkEmail(n.Reporter.Email); msg != "" {
+		add("reporter.email", msg)
+	}
+	for _, s := range []struct{ field, v string }{{"title", n.Title}, {"description", n.Description}, {"category", n.Category}, {"reporter.name", n.Reporter.Name}} {
+		if !utf8.ValidString(s.v) || strings.ContainsRune(s.v, 0) {
+			add(s.field, "Text must be valid UTF-8 without NUL characters.")
+		}
+	}
+	if len(fe) > 0 {
+		return &Error{Code: EINVALID, Message: "The ticket has invalid fields.", Fields: fe}
+	}
+	return nil
+}
+
+func checkEmail(s string) string {
+	if s == "" {
+		return "Email is required."
+	}
+	if len(s) > MaxEmail {
+		return "Email must be at most 254 characters."
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return "Email must be a valid address such as name@example.com."
+	}
+	return ""
+}
+
+// New builds a fresh ticket from a validated submission.
+func New(id string, n NewTicket, now time.Time) *Ticket {
+	now = now.UTC()
+	t := &Ticket{
+		ID:           id,
+		Title:        n.Title,
+		Description:  n.Description,
+		Severity:     n.Severity,
+		Category:     n.Category,
+		Reporter:     n.Reporter,
+		Status:       StatusOpen,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+		Version:      1,
+		Notification: Notification{Status: NotificationPending, Delivered: []string{}},
+	}
+	t.AddTimeline(now, EventCreated, "Ticket filed.")
+	return t
+}
+
+// Transition moves a ticket to a new lifecycle status. Every move between different statuses
+// is allowed (resolved → open is a reopen); moving to the same status is a conflict so that a
+// double click does not add noise to the timeline.
+func (t *Ticket) Transition(to Status, now time.Time) error {
+	if !to.Valid() {
+		return &Error{Code: EINVALID, Message: "The change has invalid fields.", Fields: []FieldError{{Field: "status", Message: "Status must be one of open, acknowledged, resolved."}}}
+	}
+	if t.Status == to {
+		return Errorf(ECONFLICT, "The ticket is already %s.", to)
+	}
+	from := t.Status
+	t.Status = to
+	t.AddTimeline(now, EventStatusChanged, string(from)+" → "+string(to))
+	return nil
+}
