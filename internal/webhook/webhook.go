@@ -1,0 +1,120 @@
+// Package webhook delivers notifications as Slack-compatible JSON POSTs (incoming-webhook
+// format: a "text" fallback plus "blocks"), which Slack, Mattermost, Rocket.Chat and most chat
+// tools accept. 5xx, 429, timeouts and refused connections are transient; other 4xx are
+// permanent.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/ticket"
+)
+
+// Publisher posts to one webhook URL.
+type Publisher struct {
+	url    string
+	client *http.Client
+}
+
+var _ ticket.Publisher = (*Publisher)(nil)
+
+// DefaultTimeout bounds one POST when New is given a nil client; it keeps a hanging endpoint
+// well inside the Publish task's timeout.
+const DefaultTimeout = 5 * time.Second
+
+// New returns a publisher for rawURL; client nil means one with DefaultTimeout.
+func New(rawURL string, client *http.Client) *Publisher {
+	if client == nil {
+		client = &http.Client{Timeout: DefaultTimeout}
+	}
+	return &Publisher{url: rawURL, client: client}
+}
+
+// Channel implements ticket.Publisher. It names the host and path, never the query, which
+// often holds a secret token.
+func (p *Publisher) Channel() string {
+	u, err := url.Parse(p.url)
+	if err != nil {
+		return "webhook:invalid"
+	}
+	return "webhook:" + u.Scheme + "://" + u.Host + u.Path
+}
+
+type block struct {
+	Type string `json:"type"`
+	Text *text  `json:"text,omitempty"`
+}
+
+type text struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// Payload is the JSON body posted: Slack's incoming-webhook format plus the raw fields for
+// receivers that want them.
+type Payload struct {
+	Text     string          `json:"text"`
+	Blocks   []block         `json:"blocks"`
+	TicketID string          `json:"ticketId"`
+	Severity ticket.Severity `json:"severity"`
+	Subject  string          `json:"subject"`
+	Body     string          `json:"body"`
+	Link     string          `json:"link,omitempty"`
+}
+
+// Publish implements ticket.Publisher.
+func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
+	u, err := url.Parse(p.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &ticket.PermanentError{Err: fmt.Errorf("webhook URL %q is not an http(s) URL", p.Channel())}
+	}
+	body, err := json.Marshal(Payload{
+		Text:     m.Subject,
+		Blocks:   []block{{Type: "header", Text: &text{Type: "plain_text", Text: m.Subject}}, {Type: "section", Text: &text{Type: "plain_text", Text: m.Body}}},
+		TicketID: m.TicketID,
+		Severity: m.Severity,
+		Subject:  m.Subject,
+		Body:     m.Body,
+		Link:     m.Link,
+	})
+	if err != nil {
+		return &ticket.PermanentError{Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return &ticket.PermanentError{Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "incident-manager")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		// Timeouts, refused connections, resets, DNS and canceled contexts: maybe next time.
+		return &ticket.TransientError{Err: fmt.Errorf("POST %s: %w", p.Channel(), redact(err))}
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
+	switch {
+	case resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
+		return &ticket.TransientError{Err: fmt.Errorf("POST %s: %s", p.Channel(), resp.Status)}
+	default:
+		return &ticket.PermanentError{Err: fmt.Errorf("POST %s: %s", p.Channel(), resp.Status)}
+	}
+}
+
+// redact keeps the full URL (and any token in its query) out of error messages that end up in
+// the ticket's lastError.
+func redact(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,145 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/ticket/publishertest"
+	"github.com/incidentmanager/incidents/internal/webhook"
+)
+
+// receiver is a webhook endpoint that records what it accepted and fails on demand.
+type receiver struct {
+	mu    sync.Mutex
+	got   []ticket.Message
+	fail  []int
+	bodys []map[string]any
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.fail) > 0 {
+		code := r.fail[0]
+		r.fail = r.fail[1:]
+		w.WriteHeader(code)
+		return
+	}
+	var p webhook.Payload
+	raw := map[string]any{}
+	b := new(strings.Builder)
+	json.NewDecoder(req.Body).Decode(&raw)
+	enc, _ := json.Marshal(raw)
+	b.Write(enc)
+	if err := json.Unmarshal(enc, &p); err != nil || req.Header.Get("Content-Type") != "application/json" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	r.bodys = append(r.bodys, raw)
+	r.got = append(r.got, ticket.Message{TicketID: p.TicketID, Subject: p.Subject, Body: p.Body, Severity: p.Severity})
+}
+
+func TestPublisherContract(t *testing.T) {
+	publishertest.Run(t, func(t *testing.T) publishertest.Harness {
+		rcv := &receiver{}
+		srv := httptest.NewServer(rcv)
+		t.Cleanup(srv.Close)
+		return publishertest.Harness{
+			Publisher: webhook.New(srv.URL+"/hooks/abc?token=secret", nil),
+			Delivered: func(t *testing.T) []ticket.Message {
+				rcv.mu.Lock()
+				defer rcv.mu.Unlock()
+				return append([]ticket.Message(nil), rcv.got...)
+			},
+			FailNext: func(f publishertest.Failure) {
+				rcv.mu.Lock()
+				defer rcv.mu.Unlock()
+				if f == publishertest.FailServer {
+					rcv.fail = append(rcv.fail, http.StatusServiceUnavailable)
+				} else {
+					rcv.fail = append(rcv.fail, http.StatusBadRequest)
+				}
+			},
+		}
+	})
+}
+
+func TestSlackShapeAndChannelName(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	p := webhook.New(srv.URL+"/hooks/abc?token=secret", nil)
+	if got := p.Channel(); strings.Contains(got, "secret") || !strings.HasPrefix(got, "webhook:http://127.0.0.1") {
+		t.Errorf("Channel() = %q, want the URL without its query", got)
+	}
+	if err := p.Publish(context.Background(), publishertest.Message()); err != nil {
+		t.Fatal(err)
+	}
+	body := rcv.bodys[0]
+	if body["text"] != publishertest.Message().Subject {
+		t.Errorf("text = %v, want the subject (Slack's fallback text)", body["text"])
+	}
+	if blocks, _ := body["blocks"].([]any); len(blocks) != 2 {
+		t.Errorf("blocks = %v, want a header and a section", body["blocks"])
+	}
+}
+
+func TestTransientFailures(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Second):
+		}
+	}))
+	defer hang.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+	for _, tc := range []struct {
+		name string
+		url  string
+		code int
+	}{
+		{"TimeoutIsTransient", hang.URL, 0},
+		{"RefusedIsTransient", refused, 0},
+		{"TooManyRequestsIsTransient", "", http.StatusTooManyRequests},
+		{"BadGatewayIsTransient", "", http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url
+			if url == "" {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.code) }))
+				defer srv.Close()
+				url = srv.URL
+			}
+			err := webhook.New(url, &http.Client{Timeout: 200 * time.Millisecond}).Publish(context.Background(), publishertest.Message())
+			if !ticket.IsTransient(err) {
+				t.Errorf("Publish = %T %v, want a TransientError", err, err)
+			}
+		})
+	}
+	t.Run("NotHTTPIsPermanent", func(t *testing.T) {
+		err := webhook.New("ftp://example.com/x", nil).Publish(context.Background(), publishertest.Message())
+		var pe *ticket.PermanentError
+		if !errorsAs(err, &pe) {
+			t.Errorf("Publish(ftp://) = %T %v, want a PermanentError", err, err)
+		}
+	})
+}
+
+func errorsAs(err error, target **ticket.PermanentError) bool {
+	pe, ok := err.(*ticket.PermanentError)
+	*target = pe
+	return ok
+}
