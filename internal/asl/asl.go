@@ -1,0 +1,79 @@
+// Package asl interprets Amazon States Language state machines locally, with the
+// data flow, error handling and execution history of AWS Step Functions, so that
+// one workflow definition runs the same on AWS and embedded in a single process.
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// DefinitionError reports a definition that AWS would reject at CreateStateMachine.
+type DefinitionError struct {
+	Code    string // AWS validation code, e.g. "SCHEMA_VALIDATION_FAILED"
+	Message string // AWS-like text, e.g. "String does not match RFC3339 timestamp at /States/W/Timestamp"
+}
+
+func (e *DefinitionError) Error() string {
+	return "Invalid State Machine Definition: '" + e.Code + ": " + e.Message + "'"
+}
+
+// Invoker calls Task resources. A failure should be returned as *TaskFailure; any
+// other error is treated as TaskFailure{Name: "States.TaskFailed", Cause: err.Error()}.
+type Invoker interface {
+	Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error)
+}
+
+// InvokerFunc adapts a function to Invoker.
+type InvokerFunc func(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error)
+
+// Invoke calls f.
+func (f InvokerFunc) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+	return f(ctx, resource, input)
+}
+
+// TaskFailure is a named Step Functions error: Name is what Retry/Catch ErrorEquals match.
+type TaskFailure struct {
+	Name, Cause string
+}
+
+func (f *TaskFailure) Error() string {
+	if f.Cause == "" {
+		return f.Name
+	}
+	return f.Name + ": " + f.Cause
+}
+
+// RunOptions configures one execution.
+type RunOptions struct {
+	Name            string // execution name; default a random UUID
+	StateMachineArn string // default "arn:aws:states:local:000000000000:stateMachine:local"
+	Invoker         Invoker
+	Clock           Clock          // default RealClock
+	Rand            func() float64 // [0,1) for JitterStrategy FULL; default math/rand
+	OnEvent         func(Event)    // called synchronously for every history event as it is appended
+}
+
+// DefaultStateMachineArn is used when RunOptions.StateMachineArn is empty.
+const DefaultStateMachineArn = "arn:aws:states:local:000000000000:stateMachine:local"
+
+// Execution statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+)
+
+// Execution is the outcome and history of one run.
+type Execution struct {
+	ExecutionArn, StateMachineArn, Name string
+	Status                              string // RUNNING SUCCEEDED FAILED TIMED_OUT ABORTED
+	StartDate                           time.Time
+	StopDate                            time.Time
+	Input, Output                       json.RawMessage // Output nil unless SUCCEEDED
+	Error, Cause                        string
+	Events                              []Event
+}

@@ -1,0 +1,517 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The corpus holds executions recorded on AWS (see shared/asl-corpus/README.md).
+
+type corpusManifest struct {
+	Cases []corpusCase `json:"cases"`
+}
+
+type corpusCase struct {
+	Name               string                  `json:"name"`
+	Category           string                  `json:"category"`
+	Template           string                  `json:"template"`
+	Input              json.RawMessage         `json:"input"`
+	Expected           corpusExpected          `json:"expected"`
+	Replay             string                  `json:"replay"`
+	QueryLanguage      string                  `json:"query_language"`
+	LambdaFunctions    map[string]corpusLambda `json:"lambda_functions"`
+	CompareIgnorePaths []string                `json:"compare_ignore_paths"`
+	InputSubstitutions map[string]string       `json:"input_substitutions"`
+	StateTypes         []string                `json:"state_types"`
+	Source             struct {
+		Test       string `json:"test"`
+		ContentKey string `json:"content_key"`
+		Snapshot   string `json:"snapshot_file_in_corpus"`
+	} `json:"source"`
+}
+
+type corpusExpected struct {
+	Status             string          `json:"status"`
+	Output             json.RawMessage `json:"output"`
+	Error              *string         `json:"error"`
+	Cause              json.RawMessage `json:"cause"`
+	CauseIsDecodedJSON bool            `json:"cause_is_decoded_json"`
+}
+
+type corpusLambda struct {
+	Handler string `json:"handler"`
+}
+
+// findCorpus walks up from the package directory looking for shared/asl-corpus.
+func findCorpus(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("ASL_CORPUS"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "MANIFEST.json")); err != nil {
+			t.Fatalf("ASL_CORPUS=%s: %v", dir, err)
+		}
+		return dir
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		cand := filepath.Join(dir, "shared", "asl-corpus")
+		if _, err := os.Stat(filepath.Join(cand, "MANIFEST.json")); err == nil {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/asl-corpus/MANIFEST.json not found above the package directory; set ASL_CORPUS")
+		}
+		dir = parent
+	}
+}
+
+var coreStateTypes = map[string]bool{"Task": true, "Pass": true, "Choice": true, "Wait": true, "Succeed": true, "Fail": true}
+
+// minPassRate guards against regressions per category (a little below what passes today).
+var minPassRate = map[string]float64{
+	"choice":              1.00,
+	"intrinsic_functions": 0.90,
+	"jsonpath_io":         0.85,
+	"wait":                0.85,
+	"lambda_task":         0.90,
+	"error_handling":      0.50,
+}
+
+type caseResult struct {
+	pass, histPass, histChecked bool
+	why                         string
+}
+
+func TestCorpus(t *testing.T) {
+	dir := findCorpus(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man corpusManifest
+	if err := json.Unmarshal(raw, &man); err != nil {
+		t.Fatal(err)
+	}
+	type tally struct{ pass, total, histPass, histTotal int }
+	byCat := map[string]*tally{}
+	core := &tally{}
+	var failed []string
+	for _, c := range man.Cases {
+		res := runCorpusCase(dir, c)
+		tl := byCat[c.Category]
+		if tl == nil {
+			tl = &tally{}
+			byCat[c.Category] = tl
+		}
+		tl.total++
+		isCore := len(c.StateTypes) > 0
+		for _, s := range c.StateTypes {
+			isCore = isCore && coreStateTypes[s]
+		}
+		if isCore {
+			core.total++
+		}
+		if res.pass {
+			tl.pass++
+			if isCore {
+				core.pass++
+			}
+		} else {
+			failed = append(failed, c.Name+": "+res.why)
+		}
+		if res.histChecked {
+			tl.histTotal++
+			if res.histPass {
+				tl.histPass++
+			}
+		}
+	}
+	cats := make([]string, 0, len(byCat))
+	for k := range byCat {
+		cats = append(cats, k)
+	}
+	sort.Strings(cats)
+	var report strings.Builder
+	fmt.Fprintf(&report, "%-22s %9s %7s %14s\n", "category", "pass", "rate", "history equal")
+	for _, k := range cats {
+		tl := byCat[k]
+		fmt.Fprintf(&report, "%-22s %4d/%-4d %6.1f%% %6d/%-4d\n", k, tl.pass, tl.total, 100*float64(tl.pass)/float64(tl.total), tl.histPass, tl.histTotal)
+	}
+	coreRate := float64(core.pass) / float64(core.total)
+	fmt.Fprintf(&report, "%-22s %4d/%-4d %6.1f%%\n", "Task/Pass/Choice/Wait/Succeed/Fail only", core.pass, core.total, 100*coreRate)
+	fmt.Print(report.String())
+	if testing.Verbose() {
+		sort.Strings(failed)
+		for _, f := range failed {
+			t.Log("FAIL " + f)
+		}
+	}
+	if coreRate < 0.80 {
+		t.Errorf("pass rate for cases using only Task/Pass/Choice/Wait/Succeed/Fail: got %.1f%%, want >= 80%%", 100*coreRate)
+	}
+	for cat, min := range minPassRate {
+		tl := byCat[cat]
+		if tl == nil {
+			t.Errorf("category %s: no cases found", cat)
+			continue
+		}
+		if got := float64(tl.pass) / float64(tl.total); got < min {
+			t.Errorf("category %s regressed: got %.1f%%, want >= %.1f%%", cat, 100*got, 100*min)
+		}
+	}
+}
+
+func runCorpusCase(dir string, c corpusCase) (res caseResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = caseResult{why: fmt.Sprintf("panic: %v", p)}
+		}
+	}()
+	def, err := os.ReadFile(filepath.Join(dir, c.Template))
+	if err != nil {
+		return caseResult{why: err.Error()}
+	}
+	m, err := Parse(def)
+	if c.Expected.Status == "INVALID_DEFINITION" {
+		if err == nil {
+			return caseResult{why: "Parse accepted an invalid definition"}
+		}
+		return caseResult{pass: true}
+	}
+	if err != nil {
+		return caseResult{why: "Parse: " + err.Error()}
+	}
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := NewVirtualClock(start)
+	input := substituteInput(c, start)
+	ex := m.Run(context.Background(), input, RunOptions{
+		Name:            "exec-name",
+		StateMachineArn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm-name",
+		Invoker:         corpusInvoker(c, clock),
+		Clock:           clock,
+		Rand:            func() float64 { return 0.5 },
+	})
+	res.histChecked, res.histPass = compareHistory(dir, c, ex)
+	if ex.Status != c.Expected.Status {
+		return caseResult{why: fmt.Sprintf("status: got %s (%s: %s), want %s", ex.Status, ex.Error, ex.Cause, c.Expected.Status), histChecked: res.histChecked}
+	}
+	switch ex.Status {
+	case StatusSucceeded:
+		var got, want any
+		_ = decodeJSON(ex.Output, &got)
+		_ = decodeJSON(c.Expected.Output, &want)
+		for _, p := range c.CompareIgnorePaths {
+			key := strings.TrimPrefix(p, "$..")
+			got, want = dropKey(got, key), dropKey(want, key)
+		}
+		if !matchExpected(want, got) {
+			return caseResult{why: fmt.Sprintf("output: got %s, want %s", trunc(ex.Output), trunc(c.Expected.Output)), histChecked: res.histChecked, histPass: res.histPass}
+		}
+	case StatusFailed:
+		var wantErr any
+		if c.Expected.Error != nil {
+			wantErr = *c.Expected.Error
+		}
+		var wantCause any
+		_ = decodeJSON(orNull(c.Expected.Cause), &wantCause)
+		var gotErr, gotCause any
+		if ex.Error != "" || wantErr != nil {
+			gotErr = ex.Error
+		}
+		if ex.Cause != "" || wantCause != nil {
+			gotCause = ex.Cause
+		}
+		if c.Expected.CauseIsDecodedJSON {
+			var v any
+			if decodeJSON([]byte(ex.Cause), &v) == nil {
+				gotCause = v
+			}
+		}
+		if !matchExpected(wantErr, gotErr) || !matchExpected(wantCause, gotCause) {
+			return caseResult{why: fmt.Sprintf("error: got %q %q, want %v %s", ex.Error, ex.Cause, wantErr, trunc(c.Expected.Cause)), histChecked: res.histChecked, histPass: res.histPass}
+		}
+	}
+	res.pass = true
+	return res
+}
+
+func orNull(b json.RawMessage) []byte {
+	if len(b) == 0 {
+		return []byte("null")
+	}
+	return b
+}
+
+func trunc(b []byte) string {
+	if len(b) > 400 {
+		return string(b[:400]) + "…"
+	}
+	return string(b)
+}
+
+func substituteInput(c corpusCase, now time.Time) json.RawMessage {
+	in := string(c.Input)
+	for tok, how := range c.InputSubstitutions {
+		ts := now.Format("2006-01-02T15:04:05")
+		switch {
+		case strings.Contains(how, "24856 days"):
+			ts = now.Add(24856*24*time.Hour).Format("2006-01-02T15:04:05") + ".000Z"
+		default:
+			if i := strings.Index(how, "suffix '"); i >= 0 {
+				ts += strings.TrimSuffix(how[i+len("suffix '"):], "'")
+			}
+		}
+		in = strings.ReplaceAll(in, tok, ts)
+	}
+	return json.RawMessage(in)
+}
+
+func dropKey(v any, key string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			if k != key {
+				out[k] = dropKey(x, key)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = dropKey(x, key)
+		}
+		return out
+	}
+	return v
+}
+
+var placeholderRe = regexp.MustCompile(`<[^<>]+>`)
+
+var anyValueTokens = map[string]bool{
+	"date": true, "RandomNumberGenerated": true, "generated-uuid": true, "start-time": true, "entered-time": true,
+	"snf_role_arn": true, "sfn_role_arn": true, "timestamp": true, "datetime": true,
+	"x-amzn-RequestId": true, "X-Amzn-Trace-Id": true, "RequestId": true,
+}
+
+// matchExpected compares a recorded value (with placeholder tokens) to ours.
+func matchExpected(want, got any) bool {
+	if ws, ok := want.(string); ok {
+		if anyValueTokens[ws] {
+			return true
+		}
+		gs, ok := got.(string)
+		if !ok {
+			return false
+		}
+		if ws == gs || matchPlaceholders(ws, gs) {
+			return true
+		}
+		// Lambda error documents: compare structurally, ignoring requestId/stackTrace.
+		var wv, gv any
+		if strings.HasPrefix(ws, "{") && decodeJSON([]byte(ws), &wv) == nil && decodeJSON([]byte(gs), &gv) == nil {
+			return matchExpected(wv, gv)
+		}
+		return false
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		_, isLambdaErr := w["errorType"]
+		for k, wv := range w {
+			if isLambdaErr && (k == "requestId" || k == "stackTrace") {
+				continue
+			}
+			gv, ok := g[k]
+			if !ok || !matchExpected(wv, gv) {
+				return false
+			}
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok && !(isLambdaErr && (k == "requestId" || k == "stackTrace")) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !matchExpected(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return jsonEqual(want, got)
+}
+
+func matchPlaceholders(want, got string) bool {
+	if !strings.Contains(want, "<") && !strings.Contains(want, "date") {
+		return false
+	}
+	var pat strings.Builder
+	pat.WriteString("(?s)^")
+	last := 0
+	for _, loc := range placeholderRe.FindAllStringIndex(want, -1) {
+		pat.WriteString(regexp.QuoteMeta(want[last:loc[0]]))
+		pat.WriteString(".*")
+		last = loc[1]
+	}
+	pat.WriteString(regexp.QuoteMeta(want[last:]))
+	pat.WriteString("$")
+	re, err := regexp.Compile(strings.ReplaceAll(pat.String(), "date", ".*"))
+	if err != nil {
+		return false
+	}
+	return re.MatchString(got)
+}
+
+// corpusInvoker implements the Python handlers the recordings used.
+func corpusInvoker(c corpusCase, clock Clock) Invoker {
+	return InvokerFunc(func(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+		name := resource
+		if i := strings.Index(resource, ":function:"); i >= 0 {
+			name = resource[i+len(":function:"):]
+		}
+		fn, ok := c.LambdaFunctions[name]
+		if !ok {
+			return nil, &TaskFailure{Name: "Lambda.ResourceNotFoundException", Cause: fmt.Sprintf("Function not found: arn:aws:lambda:us-east-1:111111111111:function:%s:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: 00000000-0000-0000-0000-000000000000; Proxy: null)", name)}
+		}
+		switch fn.Handler {
+		case "identity", "echo":
+			return input, nil
+		case "decorate_input":
+			return json.RawMessage(`{"input":` + string(input) + `,"decorated":true}`), nil
+		case "raise_exception":
+			return nil, &TaskFailure{Name: "Exception", Cause: `{"errorMessage":"Some exception was raised.","errorType":"Exception","requestId":"00000000-0000-0000-0000-000000000000","stackTrace":["  File \"/var/task/handler.py\", line 2, in handler\n    raise Exception(\"Some exception was raised.\")\n"]}`}
+		case "raise_custom_exception":
+			return nil, &TaskFailure{Name: "CustomException", Cause: `{"errorMessage":"","errorType":"CustomException","requestId":"00000000-0000-0000-0000-000000000000","stackTrace":[]}`}
+		case "large_output":
+			return json.RawMessage(`"` + strings.Repeat("a", 257*1024) + `"`), nil
+		case "return_bytes_json_string":
+			return json.RawMessage(`"HelloWorld!"`), nil
+		case "sleep_60s":
+			if err := clock.Sleep(ctx, 60*time.Second); err != nil {
+				return nil, err
+			}
+			return input, nil
+		}
+		return nil, fmt.Errorf("unknown corpus handler %q", fn.Handler)
+	})
+}
+
+// compareHistory checks our events against the recorded history (types, order,
+// previousEventId and details). It reports whether a comparison was possible.
+func compareHistory(dir string, c corpusCase, ex *Execution) (checked, equal bool) {
+	if c.Source.Snapshot == "" || c.Source.ContentKey == "" {
+		return false, false
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, c.Source.Snapshot))
+	if err != nil {
+		return false, false
+	}
+	var snap map[string]struct {
+		Recorded map[string]json.RawMessage `json:"recorded-content"`
+	}
+	if json.Unmarshal(raw, &snap) != nil {
+		return false, false
+	}
+	var hist struct {
+		Events []map[string]any `json:"events"`
+	}
+	if json.Unmarshal(snap[c.Source.Test].Recorded[c.Source.ContentKey], &hist) != nil || len(hist.Events) == 0 {
+		return false, false
+	}
+	for _, e := range hist.Events {
+		if id, _ := e["id"].(float64); id == 0 {
+			return false, false // Parallel blocks re-sorted upstream
+		}
+	}
+	if len(hist.Events) != len(ex.Events) {
+		return true, false
+	}
+	for i, e := range ex.Events {
+		b, _ := json.Marshal(e)
+		var got map[string]any
+		_ = decodeJSON(b, new(any))
+		_ = json.Unmarshal(b, &got)
+		normalizeSnapshotStrings(got)
+		want := hist.Events[i]
+		delete(want, "timestamp")
+		delete(got, "timestamp")
+		var w, g any
+		_ = decodeJSON(encodeJSON(want), &w)
+		_ = decodeJSON(encodeJSON(got), &g)
+		for _, p := range c.CompareIgnorePaths {
+			key := strings.TrimPrefix(p, "$..")
+			g, w = dropKey(g, key), dropKey(w, key)
+		}
+		if !matchHistoryValue(w, g) {
+			return true, false
+		}
+	}
+	return true, true
+}
+
+// matchHistoryValue is matchExpected with masked region/request fields.
+func matchHistoryValue(want, got any) bool {
+	if w, ok := want.(map[string]any); ok {
+		if g, ok := got.(map[string]any); ok {
+			for _, k := range []string{"region", "roleArn"} {
+				if _, ok := w[k]; ok {
+					if _, ok := g[k]; ok {
+						g[k] = w[k]
+					}
+				}
+			}
+			for k := range w {
+				if gv, ok := g[k]; ok {
+					if wm, ok := w[k].(map[string]any); ok {
+						_ = wm
+						_ = gv
+					}
+				}
+			}
+		}
+	}
+	return matchExpected(want, got)
+}
+
+// normalizeSnapshotStrings decodes string values starting with "{" in place, as the
+// upstream snapshot library did.
+func normalizeSnapshotStrings(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if s, ok := x.(string); ok && strings.HasPrefix(s, "{") {
+				var d any
+				if json.Unmarshal([]byte(s), &d) == nil {
+					t[k] = d
+					continue
+				}
+			}
+			normalizeSnapshotStrings(x)
+		}
+	case []any:
+		for _, x := range t {
+			normalizeSnapshotStrings(x)
+		}
+	}
+}

@@ -1,0 +1,632 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// maxPayloadBytes is the Step Functions quota on a state's input or output.
+const maxPayloadBytes = 256 * 1024
+
+// failure is a Step Functions error travelling up the state graph.
+type failure struct {
+	Error, Cause       string
+	hasError, hasCause bool
+	uncatchable        bool   // States.Runtime: never retried or caught
+	stop               string // StatusTimedOut or StatusAborted: the execution itself stopped
+	stateScoped        bool   // cause still needs the "An error occurred while executing the state" prefix
+}
+
+func (f *failure) Error_() string { return f.Error }
+
+func (f *failure) errorString() string { return f.Error + ": " + f.Cause }
+
+// failErr adapts *failure to error for the few helpers that return error.
+type failErr struct{ f *failure }
+
+func (e failErr) Error() string { return e.f.errorString() }
+
+func named(name, cause string) *failure {
+	return &failure{Error: name, Cause: cause, hasError: true, hasCause: true}
+}
+
+// runtimeErr builds an uncatchable States.Runtime failure; the state prefix is added later.
+func runtimeErr(format string, a ...any) error {
+	return failErr{&failure{Error: "States.Runtime", Cause: fmt.Sprintf(format, a...), hasError: true, hasCause: true, uncatchable: true, stateScoped: true}}
+}
+
+func asFailure(err error) *failure {
+	var fe failErr
+	if errors.As(err, &fe) {
+		return fe.f
+	}
+	var ie *intrinsicError
+	if errors.As(err, &ie) {
+		return &failure{Error: "States.Runtime", Cause: ie.msg, hasError: true, hasCause: true, uncatchable: true, stateScoped: true}
+	}
+	return &failure{Error: "States.Runtime", Cause: err.Error(), hasError: true, hasCause: true, uncatchable: true, stateScoped: true}
+}
+
+// evalEnv is what paths and intrinsics see: the state's data and the context object.
+type evalEnv struct {
+	input any
+	ctx   map[string]any
+	rand  func() float64
+}
+
+func (ev *evalEnv) path(p *jsonPath) (any, error) {
+	if p.context {
+		return p.eval(ev.ctx)
+	}
+	return p.eval(ev.input)
+}
+
+// runner is one execution in progress.
+type runner struct {
+	m        *Machine
+	exec     *Execution
+	clock    Clock
+	rand     func() float64
+	invoker  Invoker
+	onEvent  func(Event)
+	region   string
+	mu       sync.Mutex
+	nextID   int64
+	execCtx  map[string]any
+	smCtx    map[string]any
+	deadline time.Time
+}
+
+// thread tracks previousEventId along one sequential path of events.
+type thread struct {
+	r    *runner
+	last int64
+}
+
+func (t *thread) emit(typ string, details any) int64 {
+	id := t.r.append(typ, t.last, details)
+	t.last = id
+	return id
+}
+
+func (r *runner) append(typ string, prev int64, details any) int64 {
+	r.mu.Lock()
+	r.nextID++
+	e := Event{ID: r.nextID, PreviousEventID: prev, Timestamp: r.clock.Now(), Type: typ, Details: details}
+	r.exec.Events = append(r.exec.Events, e)
+	r.mu.Unlock()
+	if r.onEvent != nil {
+		r.onEvent(e)
+	}
+	return e.ID
+}
+
+// Run executes the machine to completion (or until ctx is done → ABORTED).
+func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions) *Execution {
+	if opt.Clock == nil {
+		opt.Clock = RealClock
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Float64
+	}
+	if opt.Name == "" {
+		opt.Name = uuid.NewString()
+	}
+	if opt.StateMachineArn == "" {
+		opt.StateMachineArn = DefaultStateMachineArn
+	}
+	execArn := strings.Replace(opt.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + opt.Name
+	r := &runner{m: m, clock: opt.Clock, rand: opt.Rand, invoker: opt.Invoker, onEvent: opt.OnEvent}
+	r.exec = &Execution{ExecutionArn: execArn, StateMachineArn: opt.StateMachineArn, Name: opt.Name, Status: StatusRunning, StartDate: r.clock.Now(), Input: input}
+	if parts := strings.Split(opt.StateMachineArn, ":"); len(parts) > 3 {
+		r.region = parts[3]
+	}
+	smName := opt.StateMachineArn[strings.LastIndex(opt.StateMachineArn, ":")+1:]
+	roleArn := "arn:aws:iam::000000000000:role/StepFunctionsLocal"
+	th := &thread{r: r}
+	in, err := parseValue(input)
+	if err != nil {
+		r.finish(&failure{Error: "States.Runtime", Cause: "Invalid execution input: " + err.Error(), hasError: true, hasCause: true}, nil)
+		return r.exec
+	}
+	r.exec.Input = encodeJSON(in)
+	r.append("ExecutionStarted", 0, map[string]any{"input": encodeString(in), "inputDetails": payloadDetails{}, "roleArn": roleArn})
+	r.execCtx = map[string]any{"Id": execArn, "Input": in, "Name": opt.Name, "RoleArn": roleArn, "StartTime": isoTime(r.exec.StartDate), "RedriveCount": intNumber(0)}
+	r.smCtx = map[string]any{"Id": opt.StateMachineArn, "Name": smName}
+	if m.graph.timeoutSeconds > 0 {
+		r.deadline = r.exec.StartDate.Add(time.Duration(m.graph.timeoutSeconds) * time.Second)
+		var cancel context.CancelFunc
+		ctx, cancel = withDeadline(ctx, r.clock, r.deadline)
+		defer cancel()
+	}
+	out, f := r.runGraph(ctx, m.graph, in, th, nil)
+	if f == nil && len(encodeJSON(out)) > maxPayloadBytes {
+		f = named("States.DataLimitExceeded", "The state/task returned a result with a size exceeding the maximum number of bytes service limit.")
+	}
+	r.finish(f, out)
+	return r.exec
+}
+
+func (r *runner) finish(f *failure, out any) {
+	last := int64(0)
+	if n := len(r.exec.Events); n > 0 {
+		last = r.exec.Events[n-1].ID
+	}
+	r.exec.StopDate = r.clock.Now()
+	switch {
+	case f == nil:
+		r.exec.Status = StatusSucceeded
+		r.exec.Output = encodeJSON(out)
+		r.append("ExecutionSucceeded", last, map[string]any{"output": encodeString(out), "outputDetails": payloadDetails{}})
+	case f.stop == StatusTimedOut:
+		r.exec.Status = StatusTimedOut
+		r.append("ExecutionTimedOut", last, map[string]any{})
+	case f.stop == StatusAborted:
+		r.exec.Status = StatusAborted
+		r.append("ExecutionAborted", last, map[string]any{})
+	default:
+		r.exec.Status = StatusFailed
+		r.exec.Error, r.exec.Cause = f.Error, f.Cause
+		r.append("ExecutionFailed", last, errorDetails(f, nil))
+	}
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// mapItem is the $$.Map.Item of a Map iteration.
+type mapItem struct {
+	index int
+	value any
+}
+
+func (r *runner) runGraph(ctx context.Context, g *graph, input any, th *thread, item *mapItem) (any, *failure) {
+	name := g.startAt
+	for {
+		st := g.states[name]
+		out, next, f := r.runState(ctx, st, input, th, item)
+		if f != nil {
+			return nil, f
+		}
+		if next == "" {
+			return out, nil
+		}
+		name, input = next, out
+	}
+}
+
+// stopped reports whether the execution deadline passed or ctx was cancelled.
+func (r *runner) stopped(ctx context.Context) *failure {
+	if !r.deadline.IsZero() && !r.clock.Now().Before(r.deadline) {
+		return &failure{stop: StatusTimedOut}
+	}
+	if ctx.Err() != nil {
+		if dl, ok := virtualDeadline(ctx); ok && !r.clock.Now().Before(dl) && !r.deadline.IsZero() {
+			return &failure{stop: StatusTimedOut}
+		}
+		return &failure{stop: StatusAborted}
+	}
+	return nil
+}
+
+func (r *runner) contextObject(st *state, entered time.Time, item *mapItem) map[string]any {
+	c := map[string]any{
+		"Execution":    r.execCtx,
+		"StateMachine": r.smCtx,
+		"State":        map[string]any{"Name": st.name, "EnteredTime": isoTime(entered)},
+	}
+	if item != nil {
+		c["Map"] = map[string]any{"Item": map[string]any{"Index": intNumber(int64(item.index)), "Value": item.value}}
+	}
+	return c
+}
+
+func (r *runner) runState(ctx context.Context, st *state, input any, th *thread, item *mapItem) (out any, next string, f *failure) {
+	if f := r.stopped(ctx); f != nil {
+		return nil, "", f
+	}
+	enteredID := th.emit(st.typ+"StateEntered", stateEnteredDetails(st.name, input))
+	ev := &evalEnv{input: input, ctx: r.contextObject(st, r.clock.Now(), item), rand: r.rand}
+	defer func() {
+		if f != nil && f.stateScoped {
+			f.Cause = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.name, enteredID, f.Cause)
+			f.stateScoped = false
+		}
+	}()
+	if st.f["QueryLanguage"] == "JSONata" {
+		return nil, "", &failure{Error: "States.Runtime", Cause: "JSONata is not supported by this engine", hasError: true, hasCause: true, uncatchable: true, stateScoped: true}
+	}
+	switch st.typ {
+	case "Fail":
+		return nil, "", r.failState(st, ev)
+	case "Succeed", "Choice", "Wait":
+		eff, err := applyInput(st.inputPath, ev)
+		if err != nil {
+			return nil, "", asFailure(err)
+		}
+		next = st.next
+		switch st.typ {
+		case "Choice":
+			ev.input = eff
+			next = ""
+			for _, c := range st.choices {
+				ok, err := c.eval(ev)
+				if err != nil {
+					return nil, "", asFailure(err)
+				}
+				if ok {
+					next = c.next
+					break
+				}
+			}
+			if next == "" {
+				next = st.defaultTo
+			}
+			if next == "" {
+				return nil, "", asFailure(runtimeErr("No Matches!"))
+			}
+		case "Wait":
+			if f := r.wait(ctx, st, eff, ev); f != nil {
+				return nil, "", f
+			}
+		}
+		out, err := applyOutputPath(st.outputPath, eff, ev)
+		if err != nil {
+			return nil, "", asFailure(err)
+		}
+		th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
+		if st.typ == "Succeed" || (st.typ == "Wait" && st.end) {
+			return out, "", nil
+		}
+		return out, next, nil
+	case "Pass":
+		eff, err := applyInput(st.inputPath, ev)
+		if err != nil {
+			return nil, "", asFailure(err)
+		}
+		if st.hasParameters {
+			eff, err = evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
+			if err != nil {
+				return nil, "", asFailure(err)
+			}
+		}
+		result := eff
+		if st.hasResult {
+			result = deepCopy(st.result)
+		}
+		out, err := applyResult(st, input, result, ev)
+		if err != nil {
+			return nil, "", asFailure(err)
+		}
+		if len(encodeJSON(out)) > maxPayloadBytes {
+			return nil, "", named("States.DataLimitExceeded", fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name))
+		}
+		th.emit("PassStateExited", stateExitedDetails(st.name, out))
+		return out, endOrNext(st), nil
+	case "Task", "Parallel", "Map":
+		return r.retryingState(ctx, st, input, ev, th, item)
+	}
+	return nil, "", named("States.Runtime", "unsupported state type "+st.typ)
+}
+
+func endOrNext(st *state) string {
+	if st.end {
+		return ""
+	}
+	return st.next
+}
+
+func (r *runner) failState(st *state, ev *evalEnv) *failure {
+	f := &failure{}
+	if st.errorName != nil {
+		f.Error, f.hasError = *st.errorName, true
+	}
+	if st.cause != nil {
+		f.Cause, f.hasCause = *st.cause, true
+	}
+	resolve := func(p *jsonPath, c *intrinsicCall, field string) (string, bool, *failure) {
+		var v any
+		var err error
+		switch {
+		case c != nil:
+			v, err = c.eval(ev)
+		case p != nil:
+			v, err = ev.path(p)
+			if err != nil {
+				return "", false, asFailure(runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", p.src, field, encodeString(ev.input)))
+			}
+		default:
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, asFailure(err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			s = encodeString(v)
+		}
+		return s, true, nil
+	}
+	if s, ok, fail := resolve(st.errorPath, st.errorCall, "ErrorPath"); fail != nil {
+		return fail
+	} else if ok {
+		f.Error, f.hasError = s, true
+	}
+	if s, ok, fail := resolve(st.causePath, st.causeCall, "CausePath"); fail != nil {
+		return fail
+	} else if ok {
+		f.Cause, f.hasCause = s, true
+	}
+	return f
+}
+
+func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *failure {
+	var d time.Duration
+	switch {
+	case st.seconds != nil:
+		d = time.Duration(*st.seconds) * time.Second
+	case st.timestamp != nil:
+		d = st.timestamp.Sub(r.clock.Now())
+	case st.secondsPath != nil:
+		v, err := st.secondsPath.eval(eff)
+		if err != nil {
+			return asFailure(runtimeErr("Invalid path '%s' : %v", st.secondsPath.src, err))
+		}
+		n, ok := asInteger(v)
+		if _, isNum := v.(json.Number); !ok || (isNum && strings.ContainsAny(string(v.(json.Number)), ".eE")) {
+			return asFailure(runtimeErr("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.src, formatArg(v)))
+		}
+		if n < 0 {
+			return asFailure(runtimeErr("The SecondsPath parameter references a negative value: %s == %d", st.secondsPath.src, n))
+		}
+		d = time.Duration(n) * time.Second
+	case st.timestampPath != nil:
+		v, err := st.timestampPath.eval(eff)
+		if err != nil {
+			return asFailure(runtimeErr("Invalid path '%s' : %v", st.timestampPath.src, err))
+		}
+		s, _ := v.(string)
+		t, perr := parseTimestamp(s)
+		if perr != nil {
+			return asFailure(runtimeErr("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.src, formatArg(v)))
+		}
+		d = t.Sub(r.clock.Now())
+	}
+	if d > time.Duration(math.MaxInt32)*time.Second {
+		return asFailure(runtimeErr("Wait state delay is too long."))
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := r.clock.Sleep(ctx, d); err != nil {
+		if f := r.stopped(ctx); f != nil {
+			return f
+		}
+		return &failure{stop: StatusTimedOut}
+	}
+	return nil
+}
+
+// applyInput applies InputPath: absent → whole input, null → {}.
+func applyInput(p optPath, ev *evalEnv) (any, error) {
+	if !p.set {
+		return ev.input, nil
+	}
+	if p.null {
+		return map[string]any{}, nil
+	}
+	v, err := ev.path(p.path)
+	if err != nil {
+		return nil, runtimeErr("Invalid path '%s' : %v", p.path.src, err)
+	}
+	return v, nil
+}
+
+func applyOutputPath(p optPath, v any, ev *evalEnv) (any, error) {
+	if !p.set {
+		return v, nil
+	}
+	if p.null {
+		return map[string]any{}, nil
+	}
+	if p.path.context {
+		return applyInput(p, ev)
+	}
+	out, err := p.path.eval(v)
+	if err != nil {
+		return nil, runtimeErr("Invalid path '%s' : %v", p.path.src, err)
+	}
+	return out, nil
+}
+
+// applyResult runs ResultPath and OutputPath for a state's result.
+func applyResult(st *state, rawInput, result any, ev *evalEnv) (any, error) {
+	merged, err := applyResultPath(st.resultPath, rawInput, result)
+	if err != nil {
+		return nil, err
+	}
+	return applyOutputPath(st.outputPath, merged, ev)
+}
+
+func applyResultPath(p optPath, rawInput, result any) (any, error) {
+	switch {
+	case !p.set:
+		return result, nil
+	case p.null:
+		return rawInput, nil
+	}
+	out, err := setPath(rawInput, p.path, result)
+	if err != nil {
+		return nil, runtimeErr("Invalid path '%s' : %v", p.path.src, err)
+	}
+	return out, nil
+}
+
+// evalTemplate evaluates a payload template (Parameters, ResultSelector, ItemSelector).
+func evalTemplate(t any, ev *evalEnv) (any, error) {
+	switch x := t.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			if !strings.HasSuffix(k, ".$") {
+				val, err := evalTemplate(v, ev)
+				if err != nil {
+					return nil, err
+				}
+				out[k] = val
+				continue
+			}
+			expr, _ := v.(string)
+			name := strings.TrimSuffix(k, ".$")
+			if isIntrinsic(expr) {
+				call, err := parseIntrinsic(expr)
+				if err != nil {
+					return nil, runtimeErr("%v", err)
+				}
+				val, err := call.eval(ev)
+				if err != nil {
+					return nil, err
+				}
+				out[name] = val
+				continue
+			}
+			p, err := compilePath(expr)
+			if err != nil {
+				return nil, runtimeErr("%v", err)
+			}
+			val, err := ev.path(p)
+			if err != nil {
+				return nil, runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", expr, k, encodeString(ev.input))
+			}
+			out[name] = val
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, v := range x {
+			val, err := evalTemplate(v, ev)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = val
+		}
+		return out, nil
+	}
+	return deepCopy(t), nil
+}
+
+// retryingState runs a Task, Parallel or Map state with its Retry and Catch.
+func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *evalEnv, th *thread, item *mapItem) (any, string, *failure) {
+	counts := make([]int, len(st.retry))
+	for attempt := 0; ; attempt++ {
+		var result any
+		var f *failure
+		var eff any
+		eff, err := applyInput(st.inputPath, ev)
+		if err != nil {
+			return nil, "", asFailure(err)
+		}
+		switch st.typ {
+		case "Task":
+			ev.ctx["State"].(map[string]any)["RetryCount"] = intNumber(int64(attempt))
+			result, f = r.task(ctx, st, eff, ev, th)
+		case "Parallel":
+			result, f = r.parallel(ctx, st, eff, ev, th)
+		case "Map":
+			result, f = r.mapState(ctx, st, eff, ev, th)
+		}
+		if f == nil {
+			if st.hasResultSelector {
+				sel, err := evalTemplate(st.resultSelector, &evalEnv{input: result, ctx: ev.ctx, rand: ev.rand})
+				if err != nil {
+					return nil, "", asFailure(err)
+				}
+				result = sel
+			}
+			out, err := applyResult(st, input, result, ev)
+			if err != nil {
+				return nil, "", asFailure(err)
+			}
+			th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
+			return out, endOrNext(st), nil
+		}
+		if f.uncatchable || f.stop != "" {
+			return nil, "", f
+		}
+		if i := matchRetrier(st, f); i >= 0 {
+			rt := st.retry[i]
+			if counts[i] < rt.maxAttempts {
+				delay := retryDelay(rt, counts[i], r.rand)
+				counts[i]++
+				if delay > 0 {
+					if err := r.clock.Sleep(ctx, delay); err != nil {
+						if sf := r.stopped(ctx); sf != nil {
+							return nil, "", sf
+						}
+						return nil, "", &failure{stop: StatusTimedOut}
+					}
+				}
+				continue
+			}
+		}
+		for _, c := range st.catch {
+			if !errorMatches(st, c.errorEquals, f) {
+				continue
+			}
+			errOut := map[string]any{"Error": f.Error}
+			if f.hasCause || f.Error == "States.Timeout" {
+				errOut["Cause"] = f.Cause
+			}
+			out, err := applyResultPath(c.resultPath, input, errOut)
+			if err != nil {
+				return nil, "", asFailure(err)
+			}
+			th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
+			return out, c.next, nil
+		}
+		return nil, "", f
+	}
+}
+
+// retryDelay is IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds, with optional full jitter.
+func retryDelay(rt retrier, n int, rnd func() float64) time.Duration {
+	secs := rt.interval * math.Pow(rt.backoff, float64(n))
+	if rt.maxDelay > 0 && secs > rt.maxDelay {
+		secs = rt.maxDelay
+	}
+	if rt.jitterFull {
+		secs *= rnd()
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+func matchRetrier(st *state, f *failure) int {
+	for i, rt := range st.retry {
+		if errorMatches(st, rt.errorEquals, f) {
+			return i
+		}
+	}
+	return -1
+}
+
+func errorMatches(st *state, list []string, f *failure) bool {
+	for _, e := range list {
+		switch {
+		case e == f.Error:
+			return true
+		case e == "States.ALL":
+			return true
+		case e == "States.TaskFailed" && st.typ == "Task" && f.Error != "States.Timeout":
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,209 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const lambdaInvokeArn = "arn:aws:states:::lambda:invoke"
+
+// taskKind classifies a Task Resource: a bare Lambda ARN, the lambda:invoke
+// integration, or anything else (passed to the Invoker as-is).
+func taskKind(resource string) (kind, resourceType, action string) {
+	switch {
+	case strings.HasPrefix(resource, "arn:") && strings.Contains(resource, ":lambda:") && strings.Contains(resource, ":function:"):
+		return "lambda", "", ""
+	case strings.HasPrefix(resource, "arn:aws:states:::"):
+		rest := strings.TrimPrefix(resource, "arn:aws:states:::")
+		svc, act, _ := strings.Cut(rest, ":")
+		return "service", svc, act
+	}
+	return "service", "", resource
+}
+
+func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
+	payload := eff
+	if st.hasParameters {
+		v, err := evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
+		if err != nil {
+			return nil, asFailure(err)
+		}
+		payload = v
+	}
+	timeout := st.timeoutSeconds
+	if st.timeoutSecondsPath != nil {
+		v, err := ev.path(st.timeoutSecondsPath)
+		if err != nil {
+			return nil, asFailure(runtimeErr("Invalid path '%s' : %v", st.timeoutSecondsPath.src, err))
+		}
+		n, ok := asInteger(v)
+		if !ok || n <= 0 {
+			return nil, asFailure(runtimeErr("The TimeoutSecondsPath parameter must reference a positive integer: %s == %s", st.timeoutSecondsPath.src, formatArg(v)))
+		}
+		timeout = n
+	}
+	if st.heartbeatPath != nil {
+		if _, err := ev.path(st.heartbeatPath); err != nil {
+			return nil, asFailure(runtimeErr("Invalid path '%s' : %v", st.heartbeatPath.src, err))
+		}
+	}
+	kind, resourceType, action := taskKind(st.resource)
+	isInvoke := st.resource == lambdaInvokeArn || strings.HasPrefix(st.resource, lambdaInvokeArn+".")
+
+	var target string
+	var body []byte
+	if kind == "lambda" {
+		target, body = st.resource, encodeJSON(payload)
+		d := map[string]any{"resource": st.resource, "input": string(body), "inputDetails": payloadDetails{}}
+		if timeout > 0 {
+			d["timeoutInSeconds"] = timeout
+		}
+		th.emit("LambdaFunctionScheduled", d)
+		th.emit("LambdaFunctionStarted", nil)
+	} else {
+		if isInvoke {
+			pm, _ := payload.(map[string]any)
+			target, _ = pm["FunctionName"].(string)
+			switch p := pm["Payload"].(type) {
+			case nil:
+				if _, ok := pm["Payload"]; ok {
+					body = []byte("null")
+				} else {
+					body = []byte("{}")
+				}
+			case string:
+				var probe any
+				if decodeJSON([]byte(p), &probe) == nil {
+					body = []byte(p)
+				} else {
+					body = encodeJSON(p)
+				}
+			default:
+				body = encodeJSON(p)
+			}
+		} else {
+			target, body = st.resource, encodeJSON(payload)
+		}
+		d := map[string]any{"resourceType": resourceType, "resource": action, "region": r.region, "parameters": encodeString(payload)}
+		if timeout > 0 {
+			d["timeoutInSeconds"] = timeout
+		}
+		th.emit("TaskScheduled", d)
+		th.emit("TaskStarted", map[string]any{"resourceType": resourceType, "resource": action})
+	}
+
+	callCtx := ctx
+	var taskDeadline time.Time
+	if timeout > 0 {
+		taskDeadline = r.clock.Now().Add(time.Duration(timeout) * time.Second)
+		var cancel context.CancelFunc
+		callCtx, cancel = withDeadline(ctx, r.clock, taskDeadline)
+		defer cancel()
+	}
+	var out json.RawMessage
+	var err error
+	if r.invoker == nil {
+		err = &TaskFailure{Name: "States.TaskFailed", Cause: "no handler is bound to resource " + target}
+	} else {
+		out, err = r.invoker.Invoke(callCtx, target, body)
+	}
+	var f *failure
+	if err != nil {
+		if sf := r.stopped(ctx); sf != nil {
+			return nil, sf
+		}
+		if !taskDeadline.IsZero() && (!r.clock.Now().Before(taskDeadline) || errors.Is(err, context.DeadlineExceeded)) {
+			f = &failure{Error: "States.Timeout", hasError: true}
+		} else {
+			var tf *TaskFailure
+			if errors.As(err, &tf) {
+				f = named(tf.Name, tf.Cause)
+			} else {
+				f = named("States.TaskFailed", err.Error())
+			}
+		}
+	}
+	var result any
+	if f == nil {
+		if len(out) > maxPayloadBytes {
+			name := st.resource
+			if isInvoke {
+				name = "lambda"
+			}
+			f = named("States.DataLimitExceeded", fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", name))
+		} else {
+			v, perr := parseValue(out)
+			if perr != nil {
+				v = string(out)
+			}
+			if len(out) == 0 {
+				v = nil
+			}
+			result = v
+			if isInvoke {
+				result = invokeResponse(v, len(out))
+			}
+		}
+	}
+	if kind == "lambda" {
+		switch {
+		case f == nil:
+			th.emit("LambdaFunctionSucceeded", map[string]any{"output": encodeString(result), "outputDetails": payloadDetails{}})
+		case f.Error == "States.Timeout":
+			th.emit("LambdaFunctionTimedOut", errorDetails(f, nil))
+		default:
+			th.emit("LambdaFunctionFailed", errorDetails(f, nil))
+		}
+	} else {
+		base := map[string]any{"resourceType": resourceType, "resource": action}
+		switch {
+		case f == nil:
+			base["output"] = encodeString(result)
+			base["outputDetails"] = payloadDetails{}
+			th.emit("TaskSucceeded", base)
+		case f.Error == "States.Timeout":
+			th.emit("TaskTimedOut", errorDetails(f, base))
+		default:
+			th.emit("TaskFailed", errorDetails(f, base))
+		}
+	}
+	return result, f
+}
+
+// invokeResponse wraps a Lambda result the way the lambda:invoke integration returns it.
+func invokeResponse(payload any, size int) map[string]any {
+	n := fmt.Sprint(size)
+	return map[string]any{
+		"ExecutedVersion": "$LATEST",
+		"Payload":         payload,
+		"SdkHttpMetadata": map[string]any{
+			"AllHttpHeaders": map[string]any{
+				"X-Amz-Executed-Version":         []any{"$LATEST"},
+				"x-amzn-Remapped-Content-Length": []any{"0"},
+				"Connection":                     []any{"keep-alive"},
+				"x-amzn-RequestId":               []any{"00000000-0000-0000-0000-000000000000"},
+				"Content-Length":                 []any{n},
+				"Date":                           []any{time.Now().UTC().Format(time.RFC1123)},
+				"X-Amzn-Trace-Id":                []any{"Root=1-00000000-000000000000000000000000;Sampled=0"},
+				"Content-Type":                   []any{"application/json"},
+			},
+			"HttpHeaders": map[string]any{
+				"Connection":                     "keep-alive",
+				"Content-Length":                 n,
+				"Content-Type":                   "application/json",
+				"Date":                           time.Now().UTC().Format(time.RFC1123),
+				"X-Amz-Executed-Version":         "$LATEST",
+				"x-amzn-Remapped-Content-Length": "0",
+				"x-amzn-RequestId":               "00000000-0000-0000-0000-000000000000",
+				"X-Amzn-Trace-Id":                "Root=1-00000000-000000000000000000000000;Sampled=0",
+			},
+			"HttpStatusCode": intNumber(200),
+		},
+		"SdkResponseMetadata": map[string]any{"RequestId": "00000000-0000-0000-0000-000000000000"},
+		"StatusCode":          intNumber(200),
+	}
+}
