@@ -1,0 +1,178 @@
+// Package api is the HTTP API of Incident Manager as one net/http handler. The embedded server
+// serves it directly; on AWS each Lambda adapts API Gateway v2 events to this same handler, so
+// routing, validation, errors and auth behave the same in both places.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/incidentmanager/incidents/internal/ticket"
+)
+
+// OutboxEntry is one locally delivered notification.
+type OutboxEntry struct {
+	ID       string    `json:"id"`
+	Channel  string    `json:"channel"`
+	TicketID string    `json:"ticketId"`
+	Subject  string    `json:"subject"`
+	Body     string    `json:"body"`
+	At       time.Time `json:"at"`
+}
+
+// OutboxReader lists local deliveries, newest first (embedded server only).
+type OutboxReader interface {
+	Entries(ctx context.Context, ticketID string, limit int) ([]OutboxEntry, error)
+}
+
+// Config wires the handler to its ports. Nil ports switch their routes off.
+type Config struct {
+	Store ticket.Store
+	// Starter starts the workflow after a create; nil in the read-only Lambdas.
+	Starter ticket.Starter
+	// Executions backs /admin/executions (embedded server only; on AWS the history of
+	// Express executions lives in CloudWatch Logs).
+	Executions ticket.ExecutionStore
+	Outbox     OutboxReader
+	// AdminToken returns the bearer token that admin routes require; nil: they always 401.
+	AdminToken func(ctx context.Context) (string, error)
+	Log        *slog.Logger
+	Now        func() time.Time
+	NewID      func() string
+	// AllowOrigin is the one origin allowed by CORS ("" = same-origin only).
+	AllowOrigin string
+	// RequestID returns the platform's request ID (API Gateway's on AWS); nil or "" means one
+	// is generated.
+	RequestID func(r *http.Request) string
+	// StartTimeout bounds Starter.Start so a slow workflow service cannot hold the 201.
+	StartTimeout time.Duration
+}
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+type server struct {
+	Config
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(c Config) http.Handler {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 3 * time.Second
+	}
+	s := &server{Config: c, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /ticket", s.createTicket)
+	s.mux.HandleFunc("GET /ticket", s.admin(s.listTickets))
+	s.mux.HandleFunc("GET /ticket/{id}", s.getTicket)
+	s.mux.HandleFunc("PATCH /ticket/{id}", s.admin(s.patchTicket))
+	s.mux.HandleFunc("GET /admin/stats", s.admin(s.stats))
+	s.mux.HandleFunc("GET /admin/executions", s.admin(s.listExecutions))
+	s.mux.HandleFunc("GET /admin/executions/{name}", s.admin(s.getExecution))
+	s.mux.HandleFunc("GET /admin/outbox", s.admin(s.outbox))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return s
+}
+
+type ctxKey struct{}
+
+// requestID returns the ID given to r by ServeHTTP.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := ""
+	if s.RequestID != nil {
+		id = s.RequestID(r)
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	h := w.Header()
+	h.Set("X-Request-Id", id)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if s.AllowOrigin != "" && r.Header.Get("Origin") == s.AllowOrigin {
+		h.Set("Access-Control-Allow-Origin", s.AllowOrigin)
+		h.Set("Access-Control-Expose-Headers", "Location, ETag, X-Request-Id, Idempotent-Replayed")
+		h.Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, If-Match")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers 405 when the path exists with another method, 404 otherwise.
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.problem(w, r, http.StatusMethodNotAllowed, "This method is not allowed here.", nil)
+		return
+	}
+	s.problem(w, r, http.StatusNotFound, "No such resource.", nil)
+}
+
+// admin wraps h so that it runs only with the admin bearer token.
+func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.isAdmin(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="incident-manager"`)
+			s.problem(w, r, http.StatusUnauthorized, "A valid admin token is required.", nil)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *server) isAdmin(r *http.Request) bool {
+	if s.AdminToken == nil {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || got == "" {
+		return false
+	}
+	want, err := s.AdminToken(r.Context())
+	if err != nil {
+		s.Log.ErrorContext(r.Context(), "load admin token", "requestId", requestID(r.Context()), "err", err)
+		return false
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) == 1
+}

@@ -1,0 +1,376 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/api"
+	"github.com/incidentmanager/incidents/internal/sqlite"
+	"github.com/incidentmanager/incidents/internal/ticket"
+)
+
+const token = "s3cret-token"
+
+type starter struct {
+	mu      sync.Mutex
+	started []string
+	err     error
+}
+
+func (s *starter) Start(_ context.Context, t *ticket.Ticket) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = append(s.started, t.ID)
+	return t.ID, s.err
+}
+
+type fixture struct {
+	srv     *httptest.Server
+	store   ticket.Store
+	starter *starter
+	logs    *bytes.Buffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{store: sqlite.NewStore(db, []byte("key")), starter: &starter{}, logs: &bytes.Buffer{}}
+	h := api.New(api.Config{
+		Store:      f.store,
+		Starter:    f.starter,
+		AdminToken: func(context.Context) (string, error) { return token, nil },
+		Log:        slog.New(slog.NewTextHandler(f.logs, nil)),
+	})
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (f *fixture) do(t *testing.T, method, path, contentType, body string, hdr map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+const valid = `{"title":"VPN down","description":"Cannot connect since 9:00","severity":"high","category":"network","reporter":{"name":"Ada","email":"ada@example.com"}}`
+
+func admin() map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+
+func (f *fixture) count(t *testing.T) int {
+	t.Helper()
+	st, err := f.store.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Total
+}
+
+func TestCreateThenGet(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json; charset=utf-8", valid, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST /ticket = %d %s, want 201", r.status, r.body)
+	}
+	var created ticket.Ticket
+	if err := json.Unmarshal(r.body, &created); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.header.Get("Location"), "/ticket/"+created.ID; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if created.Status != ticket.StatusOpen || created.Notification.Status != ticket.NotificationPending || created.Severity != ticket.SeverityHigh {
+		t.Errorf("created ticket = %+v, want open, PENDING, high", created)
+	}
+	if len(created.ID) != 36 || created.ID[14] != '7' {
+		t.Errorf("id %q is not a UUIDv7", created.ID)
+	}
+	if got := f.starter.started; len(got) != 1 || got[0] != created.ID {
+		t.Errorf("workflow started for %v, want [%s]", got, created.ID)
+	}
+	g := f.do(t, "GET", "/ticket/"+created.ID, "", "", nil)
+	if g.status != http.StatusOK || !bytes.Contains(g.body, []byte(`"title":"VPN down"`)) {
+		t.Errorf("GET /ticket/{id} = %d %s", g.status, g.body)
+	}
+}
+
+func TestCreateDefaultsSeverity(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json", `{"title":"x","reporter":{"name":"A","email":"a@b.co"}}`, nil)
+	if r.status != http.StatusCreated || !bytes.Contains(r.body, []byte(`"severity":"medium"`)) {
+		t.Errorf("POST without severity = %d %s, want 201 medium", r.status, r.body)
+	}
+}
+
+func TestStartFailureStillAcknowledges(t *testing.T) {
+	f := newFixture(t)
+	f.starter.err = errors.New("throttled: internal detail 42")
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	if r.status != http.StatusCreated || !bytes.Contains(r.body, []byte(`"PENDING"`)) {
+		t.Fatalf("POST with a failing starter = %d %s, want 201 PENDING", r.status, r.body)
+	}
+	if !strings.Contains(f.logs.String(), "throttled: internal detail 42") {
+		t.Errorf("start failure not logged: %s", f.logs)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	big := `{"title":"x","description":"` + strings.Repeat("a", 70_000) + `","reporter":{"name":"A","email":"a@b.co"}}`
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		fields                  []string
+	}{
+		{"ErrMalformedJSON", "application/json", `{"title":`, 400, nil},
+		{"ErrNotAnObject", "application/json", `[1,2]`, 400, nil},
+		{"ErrTrailingData", "application/json", valid + `{}`, 400, nil},
+		{"ErrUnknownField", "application/json", `{"title":"x","priority":1,"reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"priority"}},
+		{"ErrWrongType", "application/json", `{"title":5,"reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"title"}},
+		{"ErrContentType", "text/plain", valid, 415, nil},
+		{"ErrNoContentType", "", valid, 415, nil},
+		{"ErrTooLarge", "application/json", big, 413, nil},
+		{"ErrTitleRequired", "application/json", `{"title":"  ","reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"title"}},
+		{"ErrTitleTooLong", "application/json", `{"title":"` + strings.Repeat("é", 201) + `","reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"title"}},
+		{"ErrDescriptionTooLong", "application/json", `{"title":"x","description":"` + strings.Repeat("a", 10001) + `","reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"description"}},
+		{"ErrSeverity", "application/json", `{"title":"x","severity":"urgent","reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"severity"}},
+		{"ErrCategoryTooLong", "application/json", `{"title":"x","category":"` + strings.Repeat("c", 65) + `","reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"category"}},
+		{"ErrReporterMissing", "application/json", `{"title":"x"}`, 400, []string{"reporter.name", "reporter.email"}},
+		{"ErrEmailInvalid", "application/json", `{"title":"x","reporter":{"name":"A","email":"Ada <a@b.co>"}}`, 400, []string{"reporter.email"}},
+		{"ErrEmailNoDomain", "application/json", `{"title":"x","reporter":{"name":"A","email":"a@localhost"}}`, 400, []string{"reporter.email"}},
+		{"ErrManyFields", "application/json", `{"title":"","severity":"x","reporter":{"name":"","email":"no"}}`, 400, []string{"title", "severity", "reporter.name", "reporter.email"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			r := f.do(t, "POST", "/ticket", tc.contentType, tc.body, nil)
+			if r.status != tc.status {
+				t.Fatalf("status = %d %s, want %d", r.status, r.body, tc.status)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q, want application/problem+json", ct)
+			}
+			var p api.Problem
+			if err := json.Unmarshal(r.body, &p); err != nil || p.Status != tc.status || p.Detail == "" || p.RequestID == "" {
+				t.Errorf("problem = %s (err %v), want status, detail and requestId", r.body, err)
+			}
+			var fields []string
+			for _, e := range p.Errors {
+				fields = append(fields, e.Field)
+				if e.Message == "" {
+					t.Errorf("field %s has no message", e.Field)
+				}
+			}
+			if strings.Join(fields, ",") != strings.Join(tc.fields, ",") {
+				t.Errorf("error fields = %v, want %v", fields, tc.fields)
+			}
+			if n := f.count(t); n != 0 {
+				t.Errorf("a bad request stored %d tickets", n)
+			}
+			if len(f.starter.started) != 0 {
+				t.Errorf("a bad request started a workflow")
+			}
+		})
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	f := newFixture(t)
+	key := map[string]string{"Idempotency-Key": "2b1f5c7e-4f0e-4a8e-9d7a-1c2b3d4e5f60"}
+	first := f.do(t, "POST", "/ticket", "application/json", valid, key)
+	second := f.do(t, "POST", "/ticket", "application/json", valid, key)
+	if first.status != 201 || second.status != 201 {
+		t.Fatalf("statuses %d, %d, want 201 twice", first.status, second.status)
+	}
+	var a, b ticket.Ticket
+	json.Unmarshal(first.body, &a)
+	json.Unmarshal(second.body, &b)
+	if a.ID != b.ID || second.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay returned %s (replayed header %q), want %s", b.ID, second.header.Get("Idempotent-Replayed"), a.ID)
+	}
+	if n := f.count(t); n != 1 {
+		t.Errorf("%d tickets stored, want 1", n)
+	}
+	if len(f.starter.started) != 1 {
+		t.Errorf("workflow started %d times, want once", len(f.starter.started))
+	}
+	other := f.do(t, "POST", "/ticket", "application/json", strings.Replace(valid, "VPN", "DNS", 1), key)
+	if other.status != http.StatusConflict {
+		t.Errorf("key reused with another body = %d %s, want 409", other.status, other.body)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/ticket/0193a6f0-0000-7000-8000-000000000001", "/nope"} {
+		r := f.do(t, "GET", path, "", "", nil)
+		if r.status != 404 || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("GET %s = %d %s, want a 404 problem", path, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	r := f.do(t, "DELETE", "/ticket", "", "", nil)
+	if r.status != 405 || r.header.Get("Allow") == "" {
+		t.Errorf("DELETE /ticket = %d Allow %q, want 405 with Allow", r.status, r.header.Get("Allow"))
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	f := newFixture(t)
+	for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, {"Authorization": token}, {"Authorization": "Basic " + token}} {
+		for _, path := range []string{"/ticket", "/admin/stats", "/admin/executions?ticket=x", "/admin/outbox"} {
+			r := f.do(t, "GET", path, "", "", hdr)
+			if r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("GET %s with %v = %d, want 401 with WWW-Authenticate", path, hdr, r.status)
+			}
+		}
+	}
+	if r := f.do(t, "GET", "/ticket", "", "", admin()); r.status != 200 {
+		t.Errorf("GET /ticket with the token = %d %s", r.status, r.body)
+	}
+}
+
+func TestListPagingAndFilters(t *testing.T) {
+	f := newFixture(t)
+	for _, sev := range []string{"low", "high", "low", "critical", "low"} {
+		r := f.do(t, "POST", "/ticket", "application/json", strings.Replace(valid, `"high"`, `"`+sev+`"`, 1), nil)
+		if r.status != 201 {
+			t.Fatal(string(r.body))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var page struct {
+		Items      []ticket.Ticket `json:"items"`
+		NextCursor *string         `json:"nextCursor"`
+	}
+	r := f.do(t, "GET", "/ticket?limit=2&severity=low", "", "", admin())
+	if err := json.Unmarshal(r.body, &page); err != nil || len(page.Items) != 2 || page.NextCursor == nil {
+		t.Fatalf("first page = %s, want 2 items and a cursor", r.body)
+	}
+	r = f.do(t, "GET", "/ticket?limit=2&severity=low&cursor="+*page.NextCursor, "", "", admin())
+	page.NextCursor = nil
+	if err := json.Unmarshal(r.body, &page); err != nil || len(page.Items) != 1 || page.NextCursor != nil {
+		t.Fatalf("second page = %s, want 1 item and nextCursor null", r.body)
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "status=closed", "severity=urgent", "cursor=forged"} {
+		r := f.do(t, "GET", "/ticket?"+q, "", "", admin())
+		if r.status != 400 {
+			t.Errorf("GET /ticket?%s = %d, want 400", q, r.status)
+		}
+	}
+	r = f.do(t, "GET", "/admin/stats", "", "", admin())
+	if !bytes.Contains(r.body, []byte(`"total":5`)) || !bytes.Contains(r.body, []byte(`"low":3`)) {
+		t.Errorf("stats = %s, want total 5, low 3", r.body)
+	}
+}
+
+func TestPatchStatus(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	var tk ticket.Ticket
+	json.Unmarshal(r.body, &tk)
+	path := "/ticket/" + tk.ID
+	if r := f.do(t, "PATCH", path, "application/json", `{"status":"acknowledged"}`, nil); r.status != 401 {
+		t.Errorf("PATCH without token = %d, want 401", r.status)
+	}
+	hdr := admin()
+	hdr["If-Match"] = `"1"`
+	r = f.do(t, "PATCH", path, "application/json", `{"status":"acknowledged"}`, hdr)
+	if r.status != 200 || r.header.Get("ETag") != `"2"` || !bytes.Contains(r.body, []byte(`"status":"acknowledged"`)) {
+		t.Fatalf("PATCH = %d ETag %q %s, want 200, ETag \"2\", acknowledged", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := f.do(t, "PATCH", path, "application/json", `{"status":"resolved"}`, hdr); r.status != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a stale If-Match = %d, want 412", r.status)
+	}
+	if r := f.do(t, "PATCH", path, "application/json", `{"status":"acknowledged"}`, admin()); r.status != http.StatusConflict {
+		t.Errorf("PATCH to the same status = %d, want 409", r.status)
+	}
+	if r := f.do(t, "PATCH", path, "application/json", `{"status":"closed"}`, admin()); r.status != 400 {
+		t.Errorf("PATCH to an unknown status = %d, want 400", r.status)
+	}
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if got.Status != ticket.StatusAcknowledged || got.Timeline[len(got.Timeline)-1].Type != ticket.EventStatusChanged {
+		t.Errorf("stored ticket status %s timeline %+v", got.Status, got.Timeline)
+	}
+}
+
+// failingStore fails every call with an internal error that must never reach a client.
+type failingStore struct{ ticket.Store }
+
+func (failingStore) Get(context.Context, string) (*ticket.Ticket, error) {
+	return nil, errors.New("disk I/O error at /var/lib/secret.db")
+}
+
+func TestInternalErrorsAreNotLeaked(t *testing.T) {
+	logs := &bytes.Buffer{}
+	srv := httptest.NewServer(api.New(api.Config{Store: failingStore{}, Log: slog.New(slog.NewTextHandler(logs, nil))}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/ticket/abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || bytes.Contains(b, []byte("secret")) || !bytes.Contains(b, []byte("Internal error.")) {
+		t.Errorf("internal error response = %d %s, want 500 'Internal error.' without details", resp.StatusCode, b)
+	}
+	rid := resp.Header.Get("X-Request-Id")
+	if !strings.Contains(logs.String(), "secret.db") || !strings.Contains(logs.String(), rid) {
+		t.Errorf("log %q lacks the error or the request id %s", logs, rid)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	db, _ := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	defer db.Close()
+	srv := httptest.NewServer(api.New(api.Config{Store: sqlite.NewStore(db, []byte("k")), AllowOrigin: "https://help.example.com"}))
+	defer srv.Close()
+	req, _ := http.NewRequest("OPTIONS", srv.URL+"/ticket", nil)
+	req.Header.Set("Origin", "https://help.example.com")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://help.example.com" {
+		t.Errorf("preflight = %d ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	req.Header.Set("Origin", "https://evil.example.com")
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("preflight from another origin got ACAO %q", got)
+	}
+}
