@@ -1,0 +1,45 @@
+package sfn_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/incidentmanager/incidents/internal/awstest"
+	"github.com/incidentmanager/incidents/internal/sfn"
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/ticket/storetest"
+)
+
+const machine = "arn:aws:states:us-east-1:000000000000:stateMachine:notify"
+
+func TestStart(t *testing.T) {
+	f := awstest.StartSFN(t)
+	s := sfn.NewStarter(awstest.SFNClient(f.URL), machine)
+	tk := storetest.Make(0, ticket.SeverityCritical)
+	arn, err := s.Start(context.Background(), tk)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	got := f.Started()
+	if len(got) != 1 {
+		t.Fatalf("%d executions started, want 1", len(got))
+	}
+	if got[0].ExecutionArn != arn || got[0].Name != tk.ID || got[0].StateMachineArn != machine {
+		t.Errorf("started %+v (returned %s), want name %s on %s", got[0], arn, tk.ID, machine)
+	}
+	var in ticket.Ticket
+	if err := json.Unmarshal([]byte(got[0].Input), &in); err != nil || in.ID != tk.ID || in.Title != tk.Title {
+		t.Errorf("input %s is not the ticket (%v)", got[0].Input, err)
+	}
+}
+
+func TestStartErrThrottled(t *testing.T) {
+	f := awstest.StartSFN(t)
+	f.FailNext()
+	_, err := sfn.NewStarter(awstest.SFNClient(f.URL), machine).Start(context.Background(), storetest.Make(0, ticket.SeverityLow))
+	if err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Errorf("Start during throttling: err %v, want the ThrottlingException returned", err)
+	}
+}
