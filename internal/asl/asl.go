@@ -49,10 +49,14 @@ func (f *TaskFailure) Error() string {
 type RunOptions struct {
 	Name            string // execution name; default a random UUID
 	StateMachineArn string // default "arn:aws:states:local:000000000000:stateMachine:local"
-	Invoker         Invoker
-	Clock           Clock          // default RealClock
-	Rand            func() float64 // [0,1) for JitterStrategy FULL; default math/rand
-	OnEvent         func(Event)    // called synchronously for every history event as it is appended
+	// ExecutionArn overrides the derived ARN (StateMachineArn's ":stateMachine:" turned into
+	// ":execution:", plus ":" + Name); Express executions need a unique ARN per run because
+	// several may share one name.
+	ExecutionArn string
+	Invoker      Invoker
+	Clock        Clock          // default RealClock
+	Rand         func() float64 // [0,1) for JitterStrategy FULL; default math/rand
+	OnEvent      func(Event)    // called synchronously for every history event as it is appended
 }
 
 // DefaultStateMachineArn is used when RunOptions.StateMachineArn is empty.

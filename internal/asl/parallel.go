@@ -6,6 +6,13 @@ import (
 )
 
 func (r *runner) parallel(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
+	if st.hasParameters {
+		v, err := evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
+		if err != nil {
+			return nil, asFailure(err)
+		}
+		eff = v
+	}
 	th.emit("ParallelStateStarted", nil)
 	results := make([]any, len(st.branches))
 	fails := make([]*failure, len(st.branches))
@@ -53,6 +60,9 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		}
 		items = v
 	}
+	if f := mapPathChecks(st, ev); f != nil {
+		return nil, f
+	}
 	arr, ok := items.([]any)
 	if !ok {
 		return nil, asFailure(runtimeErr("Map state input must be an array but was: %s", encodeString(items)))
@@ -89,4 +99,40 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 	}
 	th.emit("MapStateSucceeded", nil)
 	return results, nil
+}
+
+// mapPathChecks validates MaxConcurrencyPath and the ToleratedFailure*Path fields.
+func mapPathChecks(st *state, ev *evalEnv) *failure {
+	for _, field := range []string{"MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath"} {
+		src, ok := st.f[field].(string)
+		if !ok {
+			continue
+		}
+		p, err := compilePath(src)
+		if err != nil {
+			continue
+		}
+		v, err := ev.path(p)
+		if err != nil {
+			return asFailure(runtimeErr("Invalid path '%s' : %v", src, err))
+		}
+		if field == "ToleratedFailurePercentagePath" {
+			f, ok := toFloat(v)
+			if !ok {
+				return asFailure(runtimeErr("The %s field refers to value \"%s\" which is not a valid float: %s", field, formatArg(v), src))
+			}
+			if f < 0 || f > 100 {
+				return asFailure(runtimeErr("ToleratedFailurePercentage must be between 0 and 100."))
+			}
+			continue
+		}
+		n, ok := asInteger(v)
+		if !ok {
+			return asFailure(runtimeErr("The %s field refers to value \"%s\" which is not a valid integer: %s", field, formatArg(v), src))
+		}
+		if n < 0 && field == "ToleratedFailureCountPath" {
+			return asFailure(runtimeErr("ToleratedFailureCount cannot be negative."))
+		}
+	}
+	return nil
 }

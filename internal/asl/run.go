@@ -124,7 +124,10 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 	if opt.StateMachineArn == "" {
 		opt.StateMachineArn = DefaultStateMachineArn
 	}
-	execArn := strings.Replace(opt.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + opt.Name
+	execArn := opt.ExecutionArn
+	if execArn == "" {
+		execArn = strings.Replace(opt.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + opt.Name
+	}
 	r := &runner{m: m, clock: opt.Clock, rand: opt.Rand, invoker: opt.Invoker, onEvent: opt.OnEvent}
 	r.exec = &Execution{ExecutionArn: execArn, StateMachineArn: opt.StateMachineArn, Name: opt.Name, Status: StatusRunning, StartDate: r.clock.Now(), Input: input}
 	if parts := strings.Split(opt.StateMachineArn, ":"); len(parts) > 3 {

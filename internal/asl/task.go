@@ -2,6 +2,7 @@ package asl
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,11 +71,7 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 			target, _ = pm["FunctionName"].(string)
 			switch p := pm["Payload"].(type) {
 			case nil:
-				if _, ok := pm["Payload"]; ok {
-					body = []byte("null")
-				} else {
-					body = []byte("{}")
-				}
+				body = []byte("{}") // a null or absent Payload reaches the function as {}
 			case string:
 				var probe any
 				if decodeJSON([]byte(p), &probe) == nil {
@@ -145,7 +142,16 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 			}
 			result = v
 			if isInvoke {
-				result = invokeResponse(v, len(out))
+				resp := invokeResponse(v, len(out))
+				if pm, _ := payload.(map[string]any); pm["LogType"] == "Tail" {
+					// The integration passes LogType through; the function's log tail comes back base64-encoded.
+					logTail := base64.StdEncoding.EncodeToString([]byte("START RequestId: local\nEND RequestId: local\n"))
+					resp["LogResult"] = logTail
+					meta := resp["SdkHttpMetadata"].(map[string]any)
+					meta["AllHttpHeaders"].(map[string]any)["X-Amz-Log-Result"] = []any{logTail}
+					meta["HttpHeaders"].(map[string]any)["X-Amz-Log-Result"] = logTail
+				}
+				result = resp
 			}
 		}
 	}
