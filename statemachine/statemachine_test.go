@@ -1,0 +1,269 @@
+package statemachine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/asl"
+	"github.com/incidentmanager/incidents/internal/sqlite"
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/ticket/storetest"
+	"github.com/incidentmanager/incidents/statemachine"
+	"github.com/incidentmanager/incidents/tasks"
+)
+
+// flaky is a channel that fails with the queued errors, then succeeds.
+type flaky struct {
+	name  string
+	mu    sync.Mutex
+	fails []error
+	sent  int
+}
+
+func (f *flaky) Channel() string { return f.name }
+func (f *flaky) Publish(context.Context, ticket.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.fails) > 0 {
+		err := f.fails[0]
+		f.fails = f.fails[1:]
+		return err
+	}
+	f.sent++
+	return nil
+}
+
+type fixture struct {
+	store  *sqlite.Store
+	execs  *sqlite.Executions
+	runner *statemachine.Runner
+	clock  *asl.VirtualClock
+}
+
+func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{store: sqlite.NewStore(db, []byte("k")), execs: sqlite.NewExecutions(db), clock: asl.NewVirtualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))}
+	cfg := ticket.DefaultConfig()
+	publish := &tasks.Publish{Store: f.store, Config: staticConfig(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: f.clock.Now, Log: discard()}
+	record := &tasks.Record{Store: f.store, Now: f.clock.Now}
+	m, err := statemachine.Load(statemachine.LocalFunctionArn)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	f.runner = statemachine.NewRunner(statemachine.RunnerConfig{
+		Machine:    m,
+		Invoker:    statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}),
+		Store:      f.store,
+		Executions: f.execs,
+		Log:        discard(),
+		Clock:      f.clock,
+	})
+	return f
+}
+
+type staticConfig ticket.Config
+
+func (c staticConfig) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
+
+func (f *fixture) file(t *testing.T) *ticket.Ticket {
+	t.Helper()
+	tk := storetest.Make(0, ticket.SeverityCritical)
+	if _, _, err := f.store.Create(context.Background(), tk, ticket.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+type event struct {
+	Type string `json:"type"`
+}
+
+func types(t *testing.T, x *ticket.Execution) []string {
+	var out []string
+	for _, raw := range x.Events {
+		var e event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func count(list []string, typ string) int {
+	n := 0
+	for _, s := range list {
+		if s == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSent(t *testing.T) {
+	box := &flaky{name: "outbox"}
+	f := newFixture(t, box)
+	tk := f.file(t)
+	x := f.runner.Execute(context.Background(), tk)
+	if x.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s %s %s, want SUCCEEDED", x.Status, x.Error, x.Cause)
+	}
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if got.Notification.Status != ticket.NotificationSent || got.Notification.Attempts != 1 || !got.Notification.HasDelivered("outbox") {
+		t.Errorf("notification = %+v, want SENT after 1 attempt, delivered to outbox", got.Notification)
+	}
+	if !strings.Contains(got.Notification.Execution, ":express:incident-manager-notify:"+tk.ID+":") {
+		t.Errorf("execution recorded on the ticket = %q, want the execution ARN", got.Notification.Execution)
+	}
+	ev := types(t, x)
+	want := []string{"ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+		"TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"}
+	if fmt.Sprint(ev) != fmt.Sprint(want) {
+		t.Errorf("history\n got %v\nwant %v", ev, want)
+	}
+	stored, err := f.execs.LatestExecution(context.Background(), tk.ID)
+	if err != nil || stored.Status != "SUCCEEDED" || len(stored.Events) != len(want) {
+		t.Errorf("stored execution = %+v, err %v", stored, err)
+	}
+}
+
+func TestTransientRetriedThenSent(t *testing.T) {
+	hook := &flaky{name: "webhook:x", fails: []error{
+		&ticket.TransientError{Err: errors.New("503")},
+		&ticket.TransientError{Err: errors.New("503")},
+	}}
+	box := &flaky{name: "outbox"}
+	f := newFixture(t, box, hook)
+	tk := f.file(t)
+	start := f.clock.Now()
+	x := f.runner.Execute(context.Background(), tk)
+	if x.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s %s %s, want SUCCEEDED", x.Status, x.Error, x.Cause)
+	}
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if got.Notification.Status != ticket.NotificationSent || got.Notification.Attempts != 3 {
+		t.Errorf("notification = %+v, want SENT after 3 attempts", got.Notification)
+	}
+	if box.sent != 1 || hook.sent != 1 {
+		t.Errorf("outbox got %d, webhook %d deliveries; want exactly 1 each (no resend on retry)", box.sent, hook.sent)
+	}
+	ev := types(t, x)
+	if n := count(ev, "LambdaFunctionFailed"); n != 2 {
+		t.Errorf("%d LambdaFunctionFailed events, want 2: %v", n, ev)
+	}
+	// FULL jitter: each wait is at most IntervalSeconds*BackoffRate^n (2 s, 4 s).
+	if waited := f.clock.Now().Sub(start); waited > 6*time.Second {
+		t.Errorf("waited %s in retries, want at most 6s", waited)
+	}
+	if !regexp.MustCompile(`"TransientError"`).Match(x.Events[3]) && !strings.Contains(string(joined(x)), `"error":"TransientError"`) {
+		t.Errorf("history does not name the TransientError: %s", joined(x))
+	}
+}
+
+func joined(x *ticket.Execution) []byte {
+	var b []byte
+	for _, e := range x.Events {
+		b = append(b, e...)
+	}
+	return b
+}
+
+func TestPermanentFails(t *testing.T) {
+	hook := &flaky{name: "webhook:x", fails: []error{&ticket.PermanentError{Err: errors.New("POST webhook:x: 400 Bad Request")}}}
+	f := newFixture(t, hook)
+	tk := f.file(t)
+	x := f.runner.Execute(context.Background(), tk)
+	if x.Status != "FAILED" || x.Error != "NotificationFailed" {
+		t.Fatalf("execution %s %s, want FAILED NotificationFailed", x.Status, x.Error)
+	}
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if got.Notification.Status != ticket.NotificationFailed || got.Notification.Attempts != 1 || !strings.Contains(got.Notification.LastError, "400 Bad Request") {
+		t.Errorf("notification = %+v, want FAILED after 1 attempt with the 400 as lastError", got.Notification)
+	}
+	ev := types(t, x)
+	if ev[len(ev)-1] != "ExecutionFailed" || count(ev, "FailStateEntered") != 1 {
+		t.Errorf("history = %v, want a Fail state then ExecutionFailed", ev)
+	}
+}
+
+func TestTransientExhausted(t *testing.T) {
+	var fails []error
+	for i := 0; i < 10; i++ {
+		fails = append(fails, &ticket.TransientError{Err: errors.New("connection refused")})
+	}
+	f := newFixture(t, &flaky{name: "webhook:x", fails: fails})
+	tk := f.file(t)
+	start := f.clock.Now()
+	x := f.runner.Execute(context.Background(), tk)
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if x.Status != "FAILED" || got.Notification.Status != ticket.NotificationFailed || got.Notification.Attempts != 6 {
+		t.Errorf("execution %s, notification %+v; want FAILED after 1+5 attempts", x.Status, got.Notification)
+	}
+	// Express executions stop at 5 minutes: the retries must end well before.
+	if waited := f.clock.Now().Sub(start); waited > 2*time.Minute {
+		t.Errorf("retries took %s of virtual time, want well under the 5 minute Express limit", waited)
+	}
+}
+
+func TestDuplicateExecutionDoesNotResend(t *testing.T) {
+	box := &flaky{name: "outbox"}
+	f := newFixture(t, box)
+	tk := f.file(t)
+	f.runner.Execute(context.Background(), tk)
+	x := f.runner.Execute(context.Background(), tk)
+	if x.Status != "SUCCEEDED" || box.sent != 1 {
+		t.Errorf("second execution %s, %d deliveries; want SUCCEEDED and still 1 delivery", x.Status, box.sent)
+	}
+	all, _ := f.execs.Executions(context.Background(), tk.ID)
+	if len(all) != 2 || all[0].ExecutionArn == all[1].ExecutionArn {
+		t.Errorf("executions = %d with ARNs %v, want 2 distinct", len(all), all)
+	}
+}
+
+func TestRunnerSweepsPending(t *testing.T) {
+	box := &flaky{name: "outbox"}
+	f := newFixture(t, box)
+	a, b := f.file(t), f.file(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.runner.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ta, _ := f.store.Get(ctx, a.ID)
+		tb, _ := f.store.Get(ctx, b.ID)
+		if ta.Notification.Status == ticket.NotificationSent && tb.Notification.Status == ticket.NotificationSent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending tickets not notified by the startup sweep: %s, %s", ta.Notification.Status, tb.Notification.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+func TestSubstitutionsCoverDefinition(t *testing.T) {
+	placeholders := regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(string(statemachine.Definition), -1)
+	if len(placeholders) == 0 {
+		t.Fatal("the definition has no ${...} placeholders")
+	}
+	for _, p := range placeholders {
+		if _, ok := statemachine.Placeholders[p[1]]; !ok {
+			t.Errorf("${%s} has no binding", p[1])
+		}
+	}
+}
