@@ -26,8 +26,6 @@ type failure struct {
 	stateScoped        bool   // cause still needs the "An error occurred while executing the state" prefix
 }
 
-func (f *failure) Error_() string { return f.Error }
-
 func (f *failure) errorString() string { return f.Error + ": " + f.Cause }
 
 // failErr adapts *failure to error for the few helpers that return error.
