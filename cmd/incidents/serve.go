@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/incidentmanager/incidents/api"
+	"github.com/incidentmanager/incidents/internal/outbox"
+	"github.com/incidentmanager/incidents/internal/sqlite"
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/webhook"
+	"github.com/incidentmanager/incidents/statemachine"
+	"github.com/incidentmanager/incidents/tasks"
+)
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type serveOptions struct {
+	addr          string
+	data          string
+	webhooks      listFlag
+	siteURL       string
+	subjectPrefix string
+	notify        bool
+	workers       int
+	logFormat     string
+	logLevel      string
+}
+
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o serveOptions
+	fs := flag.NewFlagSet("incidents serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free one)")
+	fs.StringVar(&o.data, "data", "./data", "keep the database, outbox and admin token in `DIR`")
+	fs.Var(&o.webhooks, "webhook", "also notify this Slack-compatible webhook `URL` (repeatable)")
+	fs.StringVar(&o.siteURL, "site-url", "", "public `URL` of the web app, for links in notifications (default: the listen address)")
+	fs.StringVar(&o.subjectPrefix, "subject-prefix", ticket.DefaultConfig().SubjectPrefix, "start every notification subject with `TEXT`")
+	fs.BoolVar(&o.notify, "notifications", true, "send notifications (false: the kill switch; tickets record FAILED)")
+	fs.IntVar(&o.workers, "workers", 4, "workflow executions run at once")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log as `text` or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 64
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "incidents serve: unexpected argument %q\n", fs.Arg(0))
+		return 64
+	}
+	for _, u := range o.webhooks {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			fmt.Fprintf(stderr, "incidents serve: --webhook %q is not an http(s) URL\n", u)
+			return 64
+		}
+	}
+	log := newLogger(stderr, o.logFormat, o.logLevel)
+	if err := serve(ctx, o, stdout, log); err != nil {
+		log.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	if lv.UnmarshalText([]byte(level)) != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secretFile returns the hex secret kept in path, creating it (mode 0600) on first use.
+func secretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return s, f.Close()
+}
+
+// staticConfig is the embedded server's ticket.ConfigSource: the flags.
+type staticConfig ticket.Config
+
+func (c staticConfig) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
+
+// outboxEntries adapts the outbox to the API's reader.
+type outboxEntries struct{ *outbox.Outbox }
+
+func (o outboxEntries) Entries(ctx context.Context, ticketID string, limit int) ([]api.OutboxEntry, error) {
+	es, err := o.List(ctx, ticketID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.OutboxEntry, len(es))
+	for i, e := range es {
+		out[i] = api.OutboxEntry{ID: e.ID, Channel: e.Channel, TicketID: e.TicketID, Subject: e.Subject, Body: e.Body, At: e.At}
+	}
+	return out, nil
+}
+
+func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logger) error {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	tokenPath := filepath.Join(o.data, "admin-token")
+	token, err := secretFile(tokenPath)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	cursorKey, err := secretFile(filepath.Join(o.data, "cursor-key"))
+	if err != nil {
+		return fmt.Errorf("cursor key: %w", err)
+	}
+	db, err := sqlite.Open(filepath.Join(o.data, "incidents.db"), nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte(cursorKey))
+	executions := sqlite.NewExecutions(db)
+	box := outbox.New(filepath.Join(o.data, "outbox.jsonl"), nil)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	if o.siteURL == "" {
+		o.siteURL = url
+	}
+	cfg := ticket.Config{NotificationsEnabled: o.notify, SubjectPrefix: o.subjectPrefix, SiteURL: o.siteURL, Webhooks: o.webhooks}
+	publish := &tasks.Publish{
+		Store:  store,
+		Config: staticConfig(cfg),
+		Channels: func(c ticket.Config) []ticket.Publisher {
+			chans := []ticket.Publisher{box}
+			for _, u := range c.Webhooks {
+				chans = append(chans, webhook.New(u, nil))
+			}
+			return chans
+		},
+		Now: time.Now,
+		Log: log,
+	}
+	record := &tasks.Record{Store: store, Now: time.Now}
+	machine, err := statemachine.Load(statemachine.LocalFunctionArn)
+	if err != nil {
+		return fmt.Errorf("load workflow: %w", err)
+	}
+	runner := statemachine.NewRunner(statemachine.RunnerConfig{
+		Machine:    machine,
+		Invoker:    statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}),
+		Store:      store,
+		Executions: executions,
+		Log:        log,
+		Workers:    o.workers,
+	})
+	handler := api.New(api.Config{
+		Store:      store,
+		Starter:    runner,
+		Executions: executions,
+		Outbox:     outboxEntries{box},
+		AdminToken: func(context.Context) (string, error) { return token, nil },
+		Log:        log,
+	})
+	srv := &http.Server{
+		Handler:           site(handler, siteConfig{mode: "local"}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
+	runnerDone := make(chan struct{})
+	go func() { runner.Run(runCtx); close(runnerDone) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "Incident Manager listening on %s\n", url)
+	fmt.Fprintf(stdout, "Admin token: %s (sign in at %s/#/admin)\n", tokenPath, url)
+	fmt.Fprintf(stdout, "Data: %s\n", o.data)
+
+	select {
+	case err := <-serveErr:
+		stopRunner()
+		<-runnerDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	// Executions still running are cut short; their tickets stay PENDING and are notified on
+	// the next start.
+	stopRunner()
+	<-runnerDone
+	return err
+}

@@ -1,0 +1,437 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/ticket"
+)
+
+// binary is the real incidents command, built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "incidents-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "incidents")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build incidents: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `incidents serve`.
+type server struct {
+	cmd   *exec.Cmd
+	url   string
+	data  string
+	token string
+	logs  *syncBuffer
+	done  chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs the binary on a free port with data in dir and waits until it listens.
+func startServer(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
+	s := &server{data: dir, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...)...)
+	s.cmd.Stderr = s.logs
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
+				urlc <- u
+			}
+		}
+	}()
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs)
+		}
+	})
+	select {
+	case s.url = <-urlc:
+	case err := <-s.done:
+		t.Fatalf("server exited before listening: %v\n%s", err, s.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not listen within 20s\n%s", s.logs)
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "admin-token")); st.Mode().Perm() != 0o600 {
+		t.Errorf("admin-token mode = %v, want 0600", st.Mode().Perm())
+	}
+	s.token = strings.TrimSpace(string(tok))
+	return s
+}
+
+func (s *server) request(t *testing.T, method, path, body string, admin bool) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if admin {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func (s *server) create(t *testing.T, title string) *ticket.Ticket {
+	t.Helper()
+	code, hdr, body := s.request(t, "POST", "/ticket", `{"title":"`+title+`","description":"It broke.","severity":"high","category":"network","reporter":{"name":"Ada","email":"ada@example.com"}}`, false)
+	if code != http.StatusCreated {
+		t.Fatalf("POST /ticket = %d %s, want 201", code, body)
+	}
+	var tk ticket.Ticket
+	if err := json.Unmarshal(body, &tk); err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Get("Location") != "/ticket/"+tk.ID {
+		t.Errorf("Location = %q", hdr.Get("Location"))
+	}
+	return &tk
+}
+
+func (s *server) get(t *testing.T, id string) *ticket.Ticket {
+	t.Helper()
+	code, _, body := s.request(t, "GET", "/ticket/"+id, "", false)
+	if code != 200 {
+		t.Fatalf("GET /ticket/%s = %d %s", id, code, body)
+	}
+	var tk ticket.Ticket
+	if err := json.Unmarshal(body, &tk); err != nil {
+		t.Fatal(err)
+	}
+	return &tk
+}
+
+// waitNotification polls until the ticket's notification leaves PENDING.
+func (s *server) waitNotification(t *testing.T, id string, within time.Duration) *ticket.Ticket {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		tk := s.get(t, id)
+		if tk.Notification.Status != ticket.NotificationPending {
+			return tk
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notification still PENDING after %s: %+v", within, tk.Notification)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type execution struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Events []struct {
+		ID              int    `json:"id"`
+		PreviousEventID int    `json:"previousEventId"`
+		Type            string `json:"type"`
+		Timestamp       string `json:"timestamp"`
+	} `json:"events"`
+}
+
+func (s *server) execution(t *testing.T, name string) (execution, []string) {
+	t.Helper()
+	code, _, body := s.request(t, "GET", "/admin/executions/"+name, "", true)
+	if code != 200 {
+		t.Fatalf("GET /admin/executions/%s = %d %s", name, code, body)
+	}
+	var x execution
+	if err := json.Unmarshal(body, &x); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for i, e := range x.Events {
+		types = append(types, e.Type)
+		if e.ID != i+1 || e.Timestamp == "" {
+			t.Errorf("event %d = id %d timestamp %q, want ids 1..n with timestamps", i, e.ID, e.Timestamp)
+		}
+	}
+	return x, types
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	tk := s.create(t, "VPN down")
+	if tk.Notification.Status != ticket.NotificationPending || tk.Status != ticket.StatusOpen {
+		t.Errorf("201 body = %+v, want open and PENDING", tk)
+	}
+	if got := s.get(t, tk.ID); got.Title != "VPN down" || got.Reporter.Email != "ada@example.com" {
+		t.Errorf("GET = %+v", got)
+	}
+	if code, _, _ := s.request(t, "GET", "/ticket", "", false); code != http.StatusUnauthorized {
+		t.Errorf("GET /ticket without token = %d, want 401", code)
+	}
+	code, _, body := s.request(t, "GET", "/ticket?limit=10", "", true)
+	if code != 200 || !strings.Contains(string(body), tk.ID) {
+		t.Errorf("GET /ticket with token = %d %s, want the ticket listed", code, body)
+	}
+	done := s.waitNotification(t, tk.ID, 15*time.Second)
+	if done.Notification.Status != ticket.NotificationSent || done.Notification.Attempts != 1 || !done.Notification.HasDelivered("outbox") {
+		t.Fatalf("notification = %+v, want SENT after 1 attempt via the outbox", done.Notification)
+	}
+	code, _, body = s.request(t, "GET", "/admin/outbox", "", true)
+	if code != 200 || !strings.Contains(string(body), tk.ID) || !strings.Contains(string(body), "VPN down") {
+		t.Errorf("outbox = %d %s, want the notification", code, body)
+	}
+	x, types := s.execution(t, tk.ID)
+	if x.Status != "SUCCEEDED" || types[0] != "ExecutionStarted" || types[len(types)-1] != "ExecutionSucceeded" {
+		t.Errorf("execution %s with events %v, want SUCCEEDED from ExecutionStarted to ExecutionSucceeded", x.Status, types)
+	}
+	code, _, body = s.request(t, "GET", "/admin/executions?ticket="+tk.ID, "", true)
+	if code != 200 || !strings.Contains(string(body), `"status":"SUCCEEDED"`) {
+		t.Errorf("executions of the ticket = %d %s", code, body)
+	}
+}
+
+func TestServeSite(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	for _, tc := range []struct{ path, contentType, contains string }{
+		{"/", "text/html", "<html"},
+		{"/config.js", "text/javascript", `"mode":"local"`},
+		{"/workflow.asl.json", "application/json", `"StartAt"`},
+	} {
+		resp, err := http.Get(s.url + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) || !strings.Contains(string(b), tc.contains) {
+			t.Errorf("GET %s = %d %s, want %s containing %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.contentType, tc.contains)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("GET %s CSP = %q", tc.path, csp)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+			t.Errorf("GET %s lacks nosniff or Referrer-Policy", tc.path)
+		}
+	}
+}
+
+// hookServer is a webhook receiver that answers with the queued statuses, then 200.
+type hookServer struct {
+	mu       sync.Mutex
+	statuses []int
+	hits     int
+	accepted int
+	hang     chan struct{}
+}
+
+func (w *hookServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w.mu.Lock()
+	w.hits++
+	hang := w.hang
+	code := http.StatusOK
+	if len(w.statuses) > 0 {
+		code, w.statuses = w.statuses[0], w.statuses[1:]
+	}
+	if code == http.StatusOK && hang == nil {
+		w.accepted++
+	}
+	w.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	rw.WriteHeader(code)
+}
+
+func TestWebhookRetriedThenSent(t *testing.T) {
+	hook := &hookServer{statuses: []int{503, 503}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	s := startServer(t, t.TempDir(), "--webhook", srv.URL+"/hook?token=abc")
+	tk := s.create(t, "Mail queue stuck")
+	done := s.waitNotification(t, tk.ID, 30*time.Second)
+	if done.Notification.Status != ticket.NotificationSent || done.Notification.Attempts != 3 {
+		t.Fatalf("notification = %+v, want SENT after 3 attempts", done.Notification)
+	}
+	if hook.hits != 3 || hook.accepted != 1 {
+		t.Errorf("webhook hits %d accepted %d, want 3 and 1", hook.hits, hook.accepted)
+	}
+	if len(done.Notification.Delivered) != 2 {
+		t.Errorf("delivered = %v, want outbox and the webhook", done.Notification.Delivered)
+	}
+	code, _, body := s.request(t, "GET", "/admin/outbox?ticket="+tk.ID, "", true)
+	if code != 200 || strings.Count(string(body), `"ticketId"`) != 1 {
+		t.Errorf("outbox for the ticket = %s, want exactly one entry (no resend on retry)", body)
+	}
+	x, types := s.execution(t, tk.ID)
+	if x.Status != "SUCCEEDED" || count(types, "LambdaFunctionFailed") != 2 || count(types, "LambdaFunctionScheduled") != 4 {
+		t.Errorf("execution %s events %v, want 2 failed publishes, 3+1 scheduled", x.Status, types)
+	}
+}
+
+func TestWebhookRejected(t *testing.T) {
+	hook := &hookServer{statuses: []int{400}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	s := startServer(t, t.TempDir(), "--webhook", srv.URL)
+	tk := s.create(t, "Bad hook")
+	done := s.waitNotification(t, tk.ID, 15*time.Second)
+	if done.Notification.Status != ticket.NotificationFailed || !strings.Contains(done.Notification.LastError, "400") {
+		t.Fatalf("notification = %+v, want FAILED with the 400 as lastError", done.Notification)
+	}
+	if hook.hits != 1 {
+		t.Errorf("webhook hit %d times, want 1 (a 4xx is not retried)", hook.hits)
+	}
+	x, types := s.execution(t, tk.ID)
+	if x.Status != "FAILED" || types[len(types)-1] != "ExecutionFailed" || x.Error != "NotificationFailed" {
+		t.Errorf("execution %s %s events %v, want FAILED ending in ExecutionFailed", x.Status, x.Error, types)
+	}
+}
+
+func TestCrashAfterAcknowledge(t *testing.T) {
+	dir := t.TempDir()
+	stuck := &hookServer{hang: make(chan struct{})}
+	slow := httptest.NewServer(stuck)
+	defer slow.Close()
+	defer close(stuck.hang)
+	s := startServer(t, dir, "--webhook", slow.URL)
+	tk := s.create(t, "Power cut")
+	// The workflow is now blocked on the webhook: kill the server without any grace.
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	s.done <- nil // for the cleanup
+
+	good := &hookServer{}
+	fine := httptest.NewServer(good)
+	defer fine.Close()
+	s2 := startServer(t, dir, "--webhook", fine.URL)
+	got := s2.get(t, tk.ID)
+	if got.Title != "Power cut" {
+		t.Fatalf("after SIGKILL the ticket reads %+v", got)
+	}
+	done := s2.waitNotification(t, tk.ID, 20*time.Second)
+	if done.Notification.Status != ticket.NotificationSent {
+		t.Fatalf("after restart the notification is %+v, want SENT", done.Notification)
+	}
+	if good.accepted != 1 {
+		t.Errorf("restarted server delivered %d times to the webhook, want 1", good.accepted)
+	}
+}
+
+func TestBadRequestsStoreNothing(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	for _, tc := range []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"Malformed", "application/json", `{"title":`, 400},
+		{"UnknownField", "application/json", `{"title":"x","hack":true,"reporter":{"name":"A","email":"a@b.co"}}`, 400},
+		{"ContentType", "text/plain", `{}`, 415},
+		{"TooLarge", "application/json", `{"title":"` + strings.Repeat("x", 70000) + `"}`, 413},
+		{"Invalid", "application/json", `{"title":"","reporter":{"name":"A","email":"nope"}}`, 400},
+	} {
+		req, _ := http.NewRequest("POST", s.url+"/ticket", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s %s, want %d problem+json", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), b, tc.want)
+		}
+	}
+	_, _, body := s.request(t, "GET", "/admin/stats", "", true)
+	if !strings.Contains(string(body), `"total":0`) {
+		t.Errorf("stats after bad requests = %s, want total 0", body)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	tk := s.create(t, "Before shutdown")
+	s.waitNotification(t, tk.ID, 15*time.Second)
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop within 15s of SIGINT")
+	}
+}
