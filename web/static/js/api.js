@@ -1,0 +1,135 @@
+// The HTTP API client: one place that knows the base URL, the admin token, and how to turn
+// problem+json and network failures into sentences a person can act on.
+
+const defaults = { apiBase: '', mode: 'local' };
+export const config = Object.freeze({ ...defaults, ...(window.INCIDENTS_CONFIG || {}) });
+
+const TOKEN_KEY = 'incidents.adminToken';
+
+/** The admin token lives in sessionStorage only: it goes away with the tab and never enters a URL. */
+export const adminToken = {
+  get() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; } },
+  set(v) { sessionStorage.setItem(TOKEN_KEY, v); },
+  clear() { try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage disabled */ } },
+};
+
+/** ApiError carries a human message plus what the UI needs to react (status, field errors). */
+export class ApiError extends Error {
+  constructor(message, { status = 0, problem = null, network = false } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+    this.network = network;
+    this.fields = Array.isArray(problem?.errors) ? problem.errors : [];
+  }
+}
+
+function messageFor(status, problem) {
+  const detail = typeof problem?.detail === 'string' && problem.detail.trim() ? problem.detail.trim() : '';
+  const ref = problem?.requestId ? ` (reference ${problem.requestId})` : '';
+  switch (true) {
+    case status === 401:
+      return 'Your admin token was not accepted. Please sign in again.';
+    case status === 404:
+      return detail || 'We could not find what you asked for.';
+    case status === 413:
+      return 'The ticket is too large to send. Please shorten the description and try again.';
+    case status === 415:
+      return 'The server did not understand the request format. Please reload the page and try again.';
+    case status === 429:
+      return 'The server is busy right now. Please wait a moment and try again.';
+    case status >= 500:
+      return `The server had a problem handling that${ref}. Please try again in a moment.`;
+    default:
+      return detail || `The request failed with status ${status}${ref}.`;
+  }
+}
+
+/**
+ * request calls the API. It resolves with {data, response} or rejects with an ApiError (or an
+ * AbortError when signal aborts, which callers ignore because the view is gone).
+ */
+export async function request(method, path, { body, headers = {}, signal, admin = false } = {}) {
+  const h = { Accept: 'application/json, application/problem+json', ...headers };
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (admin) {
+    const token = adminToken.get();
+    if (token) h.Authorization = `Bearer ${token}`;
+  }
+  let res;
+  try {
+    res = await fetch(config.apiBase + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw new ApiError('We could not reach the server. Check your connection and try again.', { network: true });
+  }
+  let data = null;
+  const text = await res.text().catch(() => '');
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const problem = data && typeof data === 'object' ? data : null;
+    throw new ApiError(messageFor(res.status, problem), { status: res.status, problem });
+  }
+  if (data === null && text) {
+    throw new ApiError('The server sent a response we could not read. Please try again.', { status: res.status });
+  }
+  return { data, response: res };
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  createTicket: (body, key, signal) =>
+    request('POST', '/ticket', { body, headers: { 'Idempotency-Key': key }, signal }),
+  getTicket: (id, signal) => request('GET', `/ticket/${enc(id)}`, { signal }),
+  listTickets: ({ limit, cursor, status, severity }, signal) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    if (status) q.set('status', status);
+    if (severity) q.set('severity', severity);
+    return request('GET', `/ticket?${q}`, { admin: true, signal });
+  },
+  stats: (signal) => request('GET', '/admin/stats', { admin: true, signal }),
+  setStatus: (id, status, version, signal) =>
+    request('PATCH', `/ticket/${enc(id)}`, {
+      body: { status },
+      headers: version ? { 'If-Match': `"${version}"` } : {},
+      admin: true,
+      signal,
+    }),
+  executions: (ticketId, signal) => request('GET', `/admin/executions?ticket=${enc(ticketId)}`, { admin: true, signal }),
+  execution: (name, signal) => request('GET', `/admin/executions/${enc(name)}`, { admin: true, signal }),
+  outbox: (signal) => request('GET', '/admin/outbox', { admin: true, signal }),
+  // The definition is served next to the SPA, not by the API, so it is fetched from the site.
+  workflow: async (signal) => {
+    let res;
+    try {
+      res = await fetch('workflow.asl.json', { signal, cache: 'no-store' });
+    } catch (err) {
+      if (err?.name === 'AbortError') throw err;
+      throw new ApiError('We could not load the workflow definition. Check your connection and try again.', { network: true });
+    }
+    if (!res.ok) throw new ApiError('The workflow definition is not available from this server.', { status: res.status });
+    try {
+      return await res.json();
+    } catch {
+      throw new ApiError('The workflow definition could not be read.', { status: res.status });
+    }
+  },
+};
+
+/** consoleURL links to an execution in the Step Functions console (used on AWS). */
+export function consoleURL(executionArn) {
+  const region = config.region || (String(executionArn).split(':')[3] || 'us-east-1');
+  return `https://${region}.console.aws.amazon.com/states/home?region=${enc(region)}#/v2/executions/details/${executionArn}`;
+}

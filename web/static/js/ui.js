@@ -1,0 +1,101 @@
+// Pieces of UI shared by the reporter and admin views.
+import { h, copyText, selectText, announce } from './dom.js';
+
+export const SEVERITIES = [
+  { value: 'critical', label: 'Critical', help: 'A service is down or data is at risk for many people; act now.' },
+  { value: 'high', label: 'High', help: 'Important work is blocked and there is no workaround.' },
+  { value: 'medium', label: 'Medium', help: 'Something is broken, but there is a workaround.' },
+  { value: 'low', label: 'Low', help: 'A minor issue, a question or a cosmetic problem.' },
+];
+
+export const STATUSES = [
+  { value: 'open', label: 'Open' },
+  { value: 'acknowledged', label: 'Acknowledged' },
+  { value: 'resolved', label: 'Resolved' },
+];
+
+export const NOTIFICATIONS = {
+  PENDING: { label: 'Notifying admins', short: 'Pending' },
+  SENT: { label: 'Admins notified', short: 'Sent' },
+  FAILED: { label: 'Notification failed', short: 'Failed' },
+};
+
+const labelOf = (list, v) => list.find((x) => x.value === v)?.label || v || '—';
+
+/** severityChip shows the severity as coloured text (the colour is never the only cue). */
+export function severityChip(sev) {
+  return h('span', { class: `chip sev-${/^(critical|high|medium|low)$/.test(sev) ? sev : 'unknown'}`, dataset: { severity: sev || '' } }, labelOf(SEVERITIES, sev));
+}
+
+export function statusChip(status) {
+  return h('span', { class: `chip st-${/^(open|acknowledged|resolved)$/.test(status) ? status : 'unknown'}`, dataset: { status: status || '' } }, labelOf(STATUSES, status));
+}
+
+export function notificationChip(n) {
+  const st = n?.status || 'PENDING';
+  const info = NOTIFICATIONS[st] || { label: st, short: st };
+  return h('span', { class: `chip nt-${st.toLowerCase()}`, dataset: { notification: st } },
+    st === 'PENDING' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, info.short);
+}
+
+/** errorAlert shows a failure as a sentence with a retry button (omitted when onRetry is null). */
+export function errorAlert(err, onRetry, retryLabel = 'Try again') {
+  const msg = err?.message || 'Something went wrong. Please try again.';
+  return h('div', { class: 'alert alert-error', role: 'alert' },
+    h('p', {}, msg),
+    onRetry ? h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: onRetry }, retryLabel) : null);
+}
+
+/** copyButton copies text; if the browser refuses, it selects target so Ctrl+C works. */
+export function copyButton(text, target, label = 'Copy ID') {
+  const btn = h('button', { type: 'button', class: 'btn btn-secondary btn-small copy-btn' }, label);
+  btn.addEventListener('click', async () => {
+    if (await copyText(text)) {
+      btn.textContent = 'Copied';
+      announce('Copied to the clipboard.');
+    } else {
+      if (target) selectText(target);
+      btn.textContent = 'Press Ctrl+C';
+      announce('The text is selected; press Control C to copy it.');
+    }
+    setTimeout(() => { btn.textContent = label; }, 2500);
+  });
+  return btn;
+}
+
+/** isAbort tells a cancelled request (the user left the page) from a real failure. */
+export function isAbort(err) {
+  return err?.name === 'AbortError' || err === 'route-change';
+}
+
+/** timeline renders a ticket's history, oldest first. */
+export function timelineList(entries) {
+  const items = (entries || []).slice().sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  if (!items.length) return h('p', { class: 'muted' }, 'Nothing has happened yet.');
+  return h('ol', { class: 'timeline' }, items.map((e) => h('li', { class: `tl tl-${String(e.type || '').replace(/[^a-z]/gi, '-')}`, dataset: { type: e.type || '' } },
+    h('span', { class: 'tl-dot', 'aria-hidden': 'true' }),
+    h('div', { class: 'tl-body' },
+      h('div', { class: 'tl-head' }, h('strong', {}, EVENT_LABELS[e.type] || e.type || 'Event'), ' ',
+        h('time', { datetime: e.at || '', class: 'muted' }, fmtTime(e.at))),
+      e.message ? h('p', { class: 'tl-msg' }, e.message) : null))));
+}
+
+const EVENT_LABELS = {
+  created: 'Ticket filed',
+  'workflow.started': 'Notification workflow started',
+  'notification.attempt': 'Notification attempt',
+  'notification.delivered': 'Delivered to a channel',
+  'notification.sent': 'Admins notified',
+  'notification.failed': 'Notification failed',
+  'status.changed': 'Status changed',
+};
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
+}
+
+/** pageHeading builds the h1 that route changes move focus to. */
+export function pageHeading(text, attrs = {}) {
+  return h('h1', { tabindex: '-1', class: 'page-title', ...attrs }, text);
+}
