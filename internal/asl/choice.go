@@ -14,6 +14,7 @@ type choiceRule struct {
 	valuePath *jsonPath
 	next      string
 	condition any // JSONata Condition
+	assign    map[string]any
 	raw       map[string]any
 }
 

@@ -9,9 +9,10 @@ import (
 // A jsonPath is a compiled JSONPath (Jayway dialect, as AWS uses): $ or $$,
 // .name, ['name'], [n], [*], .*, [a:b], [a,b], ..name and [?(@.x op v)].
 type jsonPath struct {
-	src     string
-	context bool // starts with $$
-	steps   []pathStep
+	src      string
+	context  bool   // starts with $$
+	variable string // $name...: starts at the state machine variable name
+	steps    []pathStep
 }
 
 type stepKind int
@@ -52,6 +53,9 @@ func compilePath(src string) (*jsonPath, error) {
 		s = s[2:]
 	case strings.HasPrefix(s, "$"):
 		s = s[1:]
+		if len(s) > 0 && (s[0] == '_' || s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+			p.variable, s = scanName(s)
+		}
 	default:
 		return nil, fmt.Errorf("path must start with $")
 	}

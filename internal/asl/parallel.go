@@ -6,8 +6,14 @@ import (
 )
 
 func (r *runner) parallel(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
-	if st.hasParameters {
-		v, err := evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
+	if st.jsonata && st.hasArguments {
+		v, err := ev.evalJSONataTemplate(st.arguments, "Arguments")
+		if err != nil {
+			return nil, asFailure(err)
+		}
+		eff = v
+	} else if st.hasParameters {
+		v, err := evalTemplate(st.parameters, ev.with(eff))
 		if err != nil {
 			return nil, asFailure(err)
 		}
@@ -25,7 +31,7 @@ func (r *runner) parallel(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		go func() {
 			defer wg.Done()
 			bt := &thread{r: r, last: th.last}
-			results[i], fails[i] = r.runGraph(bctx, b, deepCopy(eff), bt, nil)
+			results[i], fails[i] = r.runGraph(bctx, b, deepCopy(eff), bt, newVarScope(ev.vars))
 			lasts[i] = bt.last
 			if fails[i] != nil {
 				cancel()
@@ -53,8 +59,16 @@ func (r *runner) parallel(ctx context.Context, st *state, eff any, ev *evalEnv, 
 
 func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
 	items := eff
-	if st.itemsPath.set && !st.itemsPath.null {
-		v, err := (&evalEnv{input: eff, ctx: ev.ctx}).path(st.itemsPath.path)
+	if st.jsonata {
+		v, f := jsonataItems(st, ev, eff)
+		if f != nil {
+			r.noteEvalFailed(ev, f)
+			th.emit("MapStateFailed", nil)
+			return nil, f
+		}
+		items = v
+	} else if st.itemsPath.set && !st.itemsPath.null {
+		v, err := ev.with(eff).path(st.itemsPath.path)
 		if err != nil {
 			return nil, asFailure(runtimeErr("Invalid path '%s' : %v", st.itemsPath.path.src, err))
 		}
@@ -75,7 +89,15 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		if st.hasItemSelector {
 			c := r.contextObject(&state{name: st.name}, r.clock.Now(), item)
 			c["State"] = ev.ctx["State"]
-			v, err := evalTemplate(st.itemSelector, &evalEnv{input: eff, ctx: c, rand: ev.rand})
+			iev := ev.with(eff)
+			iev.ctx = c
+			var v any
+			var err error
+			if st.jsonata {
+				v, err = iev.evalJSONataTemplate(st.itemSelector, "ItemSelector")
+			} else {
+				v, err = evalTemplate(st.itemSelector, iev)
+			}
 			if err != nil {
 				return nil, asFailure(err)
 			}
@@ -83,7 +105,7 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		}
 		th.emit("MapIterationStarted", map[string]any{"name": st.name, "index": i})
 		it := &thread{r: r, last: th.last}
-		out, f := r.runGraph(ctx, st.iterator, in, it, nil)
+		out, f := r.runGraph(ctx, st.iterator, in, it, newVarScope(ev.vars))
 		if f != nil {
 			if f.stop != "" {
 				return nil, f
@@ -135,4 +157,27 @@ func mapPathChecks(st *state, ev *evalEnv) *failure {
 		}
 	}
 	return nil
+}
+
+// jsonataItems evaluates a JSONata Map's Items (default: the state input), which must be an array.
+func jsonataItems(st *state, ev *evalEnv, input any) (any, *failure) {
+	raw, ok := st.f["Items"]
+	if !ok {
+		if _, isArr := input.([]any); !isArr {
+			return nil, asFailure(queryError("", "Map state input must be an array but was: %s", encodeString(input)))
+		}
+		return input, nil
+	}
+	v, err := ev.evalJSONataTemplate(raw, "Items")
+	if err != nil {
+		return nil, asFailure(err)
+	}
+	if _, isArr := v.([]any); !isArr {
+		src := encodeString(raw)
+		if s, ok := raw.(string); ok && isExpr(s) {
+			src = exprBody(s)
+		}
+		return nil, asFailure(queryError("Items", "The JSONata expression '%s' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '%s' for value: %s", src, jsonTypeName(v), encodeString(v)))
+	}
+	return v, nil
 }

@@ -42,6 +42,9 @@ type catcher struct {
 	next        string
 	resultPath  optPath
 	raw         map[string]any
+	output      any // JSONata Output
+	hasOutput   bool
+	assign      map[string]any
 }
 
 type state struct {
@@ -49,6 +52,14 @@ type state struct {
 	f         map[string]any
 	next      string
 	end       bool
+	jsonata   bool // QueryLanguage JSONata
+
+	// JSONata Arguments/Output; Assign (both query languages; nil = none)
+	arguments    any
+	hasArguments bool
+	output       any
+	hasOutput    bool
+	assign       map[string]any
 
 	inputPath, outputPath, resultPath optPath
 	parameters                        any
@@ -200,7 +211,15 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 	}
 	if ql == "JSONata" {
 		f["QueryLanguage"] = "JSONata"
+		s.jsonata = true
 	}
+	if v, ok := f["Arguments"]; ok {
+		s.arguments, s.hasArguments = v, true
+	}
+	if v, ok := f["Output"]; ok {
+		s.output, s.hasOutput = v, true
+	}
+	s.assign = p.assign(f, at, s.jsonata)
 	s.next, _ = f["Next"].(string)
 	s.end, _ = f["End"].(bool)
 	switch s.typ {
@@ -236,6 +255,10 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 			ca.errorEquals = p.errorEquals(cm["ErrorEquals"], fmt.Sprintf("%s/Catch[%d]", at, i), i == len(cs)-1)
 			ca.next, _ = cm["Next"].(string)
 			ca.resultPath = p.optPath(cm, "ResultPath", at)
+			if v, ok := cm["Output"]; ok {
+				ca.output, ca.hasOutput = v, true
+			}
+			ca.assign = p.assign(cm, fmt.Sprintf("%s/Catch[%d]", at, i), s.jsonata)
 			s.catch = append(s.catch, ca)
 		}
 	}
@@ -264,6 +287,7 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 		for i, c := range cs {
 			cm, _ := c.(map[string]any)
 			r := p.choiceRule(cm, fmt.Sprintf("%s/Choices[%d]", at, i), true)
+			r.assign = p.assign(cm, fmt.Sprintf("%s/Choices[%d]", at, i), s.jsonata)
 			s.choices = append(s.choices, r)
 		}
 		s.defaultTo, _ = f["Default"].(string)
@@ -378,6 +402,23 @@ func (p *parser) pathOrCall(f map[string]any, key, at string) (*jsonPath, *intri
 		return nil, c
 	}
 	return p.path(f, key, at), nil
+}
+
+// assign reads an Assign block; in JSONPath mode it is a payload template.
+func (p *parser) assign(f map[string]any, at string, jsonata bool) map[string]any {
+	v, ok := f["Assign"]
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.schema("Assign must be an object at %s/Assign", at)
+		return nil
+	}
+	if !jsonata {
+		p.template(m, at+"/Assign")
+	}
+	return m
 }
 
 // template validates a payload template: every ".$" value must be a path or intrinsic call.

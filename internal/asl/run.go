@@ -22,6 +22,8 @@ type failure struct {
 	Error, Cause       string
 	hasError, hasCause bool
 	uncatchable        bool   // States.Runtime: never retried or caught
+	evalFailed         bool   // States.QueryEvaluationError: an EvaluationFailed event is due
+	location           string // the field whose evaluation failed
 	stop               string // StatusTimedOut or StatusAborted: the execution itself stopped
 	stateScoped        bool   // cause still needs the "An error occurred while executing the state" prefix
 }
@@ -54,18 +56,48 @@ func asFailure(err error) *failure {
 	return &failure{Error: "States.Runtime", Cause: err.Error(), hasError: true, hasCause: true, uncatchable: true, stateScoped: true}
 }
 
-// evalEnv is what paths and intrinsics see: the state's data and the context object.
+// evalEnv is what paths, intrinsics and JSONata expressions see: the state's
+// data, the context object and the variables.
 type evalEnv struct {
 	input any
 	ctx   map[string]any
 	rand  func() float64
+	vars  *varScope
+
+	// the state being run, for EvaluationFailed events
+	st                     *state
+	th                     *thread
+	enteredID, enteredPrev int64
+
+	// JSONata $states
+	stateInput                any
+	result, errorOutput       any
+	hasResult, hasErrorOutput bool
 }
 
-func (ev *evalEnv) path(p *jsonPath) (any, error) {
-	if p.context {
-		return p.eval(ev.ctx)
+// with returns a copy of ev whose JSONPath "$" is input.
+func (ev *evalEnv) with(input any) *evalEnv {
+	c := *ev
+	c.input = input
+	return &c
+}
+
+func (ev *evalEnv) path(p *jsonPath) (any, error) { return ev.pathOn(p, ev.input) }
+
+// pathOn evaluates p against root, or against the context object or a variable
+// when p starts with $$ or $name.
+func (ev *evalEnv) pathOn(p *jsonPath, root any) (any, error) {
+	switch {
+	case p.context:
+		root = ev.ctx
+	case p.variable != "":
+		v, ok := ev.vars.get(p.variable)
+		if !ok {
+			return nil, &pathNotFound{"Variable '" + p.variable + "' is not defined"}
+		}
+		root = v
 	}
-	return p.eval(ev.input)
+	return p.eval(root)
 }
 
 // runner is one execution in progress.
@@ -149,7 +181,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 		ctx, cancel = withDeadline(ctx, r.clock, r.deadline)
 		defer cancel()
 	}
-	out, f := r.runGraph(ctx, m.graph, in, th, nil)
+	out, f := r.runGraph(ctx, m.graph, in, th, newVarScope(nil))
 	if f == nil && len(encodeJSON(out)) > maxPayloadBytes {
 		f = named("States.DataLimitExceeded", "The state/task returned a result with a size exceeding the maximum number of bytes service limit.")
 	}
@@ -189,21 +221,6 @@ type mapItem struct {
 	value any
 }
 
-func (r *runner) runGraph(ctx context.Context, g *graph, input any, th *thread, item *mapItem) (any, *failure) {
-	name := g.startAt
-	for {
-		st := g.states[name]
-		out, next, f := r.runState(ctx, st, input, th, item)
-		if f != nil {
-			return nil, f
-		}
-		if next == "" {
-			return out, nil
-		}
-		name, input = next, out
-	}
-}
-
 // stopped reports whether the execution deadline passed or ctx was cancelled.
 func (r *runner) stopped(ctx context.Context) *failure {
 	if !r.deadline.IsZero() && !r.clock.Now().Before(r.deadline) {
@@ -230,192 +247,6 @@ func (r *runner) contextObject(st *state, entered time.Time, item *mapItem) map[
 	return c
 }
 
-func (r *runner) runState(ctx context.Context, st *state, input any, th *thread, item *mapItem) (out any, next string, f *failure) {
-	if f := r.stopped(ctx); f != nil {
-		return nil, "", f
-	}
-	enteredID := th.emit(st.typ+"StateEntered", stateEnteredDetails(st.name, input))
-	ev := &evalEnv{input: input, ctx: r.contextObject(st, r.clock.Now(), item), rand: r.rand}
-	defer func() {
-		if f != nil && f.stateScoped {
-			f.Cause = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.name, enteredID, f.Cause)
-			f.stateScoped = false
-		}
-	}()
-	if st.f["QueryLanguage"] == "JSONata" {
-		return nil, "", &failure{Error: "States.Runtime", Cause: "JSONata is not supported by this engine", hasError: true, hasCause: true, uncatchable: true, stateScoped: true}
-	}
-	switch st.typ {
-	case "Fail":
-		return nil, "", r.failState(st, ev)
-	case "Succeed", "Choice", "Wait":
-		eff, err := applyInput(st.inputPath, ev)
-		if err != nil {
-			return nil, "", asFailure(err)
-		}
-		next = st.next
-		switch st.typ {
-		case "Choice":
-			ev.input = eff
-			next = ""
-			for _, c := range st.choices {
-				ok, err := c.eval(ev)
-				if err != nil {
-					return nil, "", asFailure(err)
-				}
-				if ok {
-					next = c.next
-					break
-				}
-			}
-			if next == "" {
-				next = st.defaultTo
-			}
-			if next == "" {
-				return nil, "", asFailure(runtimeErr("No Matches!"))
-			}
-		case "Wait":
-			if f := r.wait(ctx, st, eff, ev); f != nil {
-				return nil, "", f
-			}
-		}
-		out, err := applyOutputPath(st.outputPath, eff, ev)
-		if err != nil {
-			return nil, "", asFailure(err)
-		}
-		th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
-		if st.typ == "Succeed" || (st.typ == "Wait" && st.end) {
-			return out, "", nil
-		}
-		return out, next, nil
-	case "Pass":
-		eff, err := applyInput(st.inputPath, ev)
-		if err != nil {
-			return nil, "", asFailure(err)
-		}
-		if st.hasParameters {
-			eff, err = evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
-			if err != nil {
-				return nil, "", asFailure(err)
-			}
-		}
-		result := eff
-		if st.hasResult {
-			result = deepCopy(st.result)
-		}
-		out, err := applyResult(st, input, result, ev)
-		if err != nil {
-			return nil, "", asFailure(err)
-		}
-		if len(encodeJSON(out)) > maxPayloadBytes {
-			return nil, "", named("States.DataLimitExceeded", fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name))
-		}
-		th.emit("PassStateExited", stateExitedDetails(st.name, out))
-		return out, endOrNext(st), nil
-	case "Task", "Parallel", "Map":
-		return r.retryingState(ctx, st, input, ev, th, item)
-	}
-	return nil, "", named("States.Runtime", "unsupported state type "+st.typ)
-}
-
-func endOrNext(st *state) string {
-	if st.end {
-		return ""
-	}
-	return st.next
-}
-
-func (r *runner) failState(st *state, ev *evalEnv) *failure {
-	f := &failure{}
-	if st.errorName != nil {
-		f.Error, f.hasError = *st.errorName, true
-	}
-	if st.cause != nil {
-		f.Cause, f.hasCause = *st.cause, true
-	}
-	resolve := func(p *jsonPath, c *intrinsicCall, field string) (string, bool, *failure) {
-		var v any
-		var err error
-		switch {
-		case c != nil:
-			v, err = c.eval(ev)
-		case p != nil:
-			v, err = ev.path(p)
-			if err != nil {
-				return "", false, asFailure(runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", p.src, field, encodeString(ev.input)))
-			}
-		default:
-			return "", false, nil
-		}
-		if err != nil {
-			return "", false, asFailure(err)
-		}
-		s, ok := v.(string)
-		if !ok {
-			s = encodeString(v)
-		}
-		return s, true, nil
-	}
-	if s, ok, fail := resolve(st.errorPath, st.errorCall, "ErrorPath"); fail != nil {
-		return fail
-	} else if ok {
-		f.Error, f.hasError = s, true
-	}
-	if s, ok, fail := resolve(st.causePath, st.causeCall, "CausePath"); fail != nil {
-		return fail
-	} else if ok {
-		f.Cause, f.hasCause = s, true
-	}
-	return f
-}
-
-func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *failure {
-	var d time.Duration
-	switch {
-	case st.seconds != nil:
-		d = time.Duration(*st.seconds) * time.Second
-	case st.timestamp != nil:
-		d = st.timestamp.Sub(r.clock.Now())
-	case st.secondsPath != nil:
-		v, err := st.secondsPath.eval(eff)
-		if err != nil {
-			return asFailure(runtimeErr("Invalid path '%s' : %v", st.secondsPath.src, err))
-		}
-		n, ok := asInteger(v)
-		if _, isNum := v.(json.Number); !ok || (isNum && strings.ContainsAny(string(v.(json.Number)), ".eE")) {
-			return asFailure(runtimeErr("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.src, formatArg(v)))
-		}
-		if n < 0 {
-			return asFailure(runtimeErr("The SecondsPath parameter references a negative value: %s == %d", st.secondsPath.src, n))
-		}
-		d = time.Duration(n) * time.Second
-	case st.timestampPath != nil:
-		v, err := st.timestampPath.eval(eff)
-		if err != nil {
-			return asFailure(runtimeErr("Invalid path '%s' : %v", st.timestampPath.src, err))
-		}
-		s, _ := v.(string)
-		t, perr := parseTimestamp(s)
-		if perr != nil {
-			return asFailure(runtimeErr("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.src, formatArg(v)))
-		}
-		d = t.Sub(r.clock.Now())
-	}
-	if d > time.Duration(math.MaxInt32)*time.Second {
-		return asFailure(runtimeErr("Wait state delay is too long."))
-	}
-	if d <= 0 {
-		return nil
-	}
-	if err := r.clock.Sleep(ctx, d); err != nil {
-		if f := r.stopped(ctx); f != nil {
-			return f
-		}
-		return &failure{stop: StatusTimedOut}
-	}
-	return nil
-}
-
 // applyInput applies InputPath: absent → whole input, null → {}.
 func applyInput(p optPath, ev *evalEnv) (any, error) {
 	if !p.set {
@@ -438,10 +269,7 @@ func applyOutputPath(p optPath, v any, ev *evalEnv) (any, error) {
 	if p.null {
 		return map[string]any{}, nil
 	}
-	if p.path.context {
-		return applyInput(p, ev)
-	}
-	out, err := p.path.eval(v)
+	out, err := ev.pathOn(p.path, v)
 	if err != nil {
 		return nil, runtimeErr("Invalid path '%s' : %v", p.path.src, err)
 	}
@@ -522,79 +350,6 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 		return out, nil
 	}
 	return deepCopy(t), nil
-}
-
-// retryingState runs a Task, Parallel or Map state with its Retry and Catch.
-func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *evalEnv, th *thread, item *mapItem) (any, string, *failure) {
-	counts := make([]int, len(st.retry))
-	for attempt := 0; ; attempt++ {
-		var result any
-		var f *failure
-		var eff any
-		eff, err := applyInput(st.inputPath, ev)
-		if err != nil {
-			return nil, "", asFailure(err)
-		}
-		switch st.typ {
-		case "Task":
-			ev.ctx["State"].(map[string]any)["RetryCount"] = intNumber(int64(attempt))
-			result, f = r.task(ctx, st, eff, ev, th)
-		case "Parallel":
-			result, f = r.parallel(ctx, st, eff, ev, th)
-		case "Map":
-			result, f = r.mapState(ctx, st, eff, ev, th)
-		}
-		if f == nil {
-			if st.hasResultSelector {
-				sel, err := evalTemplate(st.resultSelector, &evalEnv{input: result, ctx: ev.ctx, rand: ev.rand})
-				if err != nil {
-					return nil, "", asFailure(err)
-				}
-				result = sel
-			}
-			out, err := applyResult(st, input, result, ev)
-			if err != nil {
-				return nil, "", asFailure(err)
-			}
-			th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
-			return out, endOrNext(st), nil
-		}
-		if f.uncatchable || f.stop != "" {
-			return nil, "", f
-		}
-		if i := matchRetrier(st, f); i >= 0 {
-			rt := st.retry[i]
-			if counts[i] < rt.maxAttempts {
-				delay := retryDelay(rt, counts[i], r.rand)
-				counts[i]++
-				if delay > 0 {
-					if err := r.clock.Sleep(ctx, delay); err != nil {
-						if sf := r.stopped(ctx); sf != nil {
-							return nil, "", sf
-						}
-						return nil, "", &failure{stop: StatusTimedOut}
-					}
-				}
-				continue
-			}
-		}
-		for _, c := range st.catch {
-			if !errorMatches(st, c.errorEquals, f) {
-				continue
-			}
-			errOut := map[string]any{"Error": f.Error}
-			if f.hasCause || f.Error == "States.Timeout" {
-				errOut["Cause"] = f.Cause
-			}
-			out, err := applyResultPath(c.resultPath, input, errOut)
-			if err != nil {
-				return nil, "", asFailure(err)
-			}
-			th.emit(st.typ+"StateExited", stateExitedDetails(st.name, out))
-			return out, c.next, nil
-		}
-		return nil, "", f
-	}
 }
 
 // retryDelay is IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds, with optional full jitter.

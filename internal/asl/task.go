@@ -28,8 +28,16 @@ func taskKind(resource string) (kind, resourceType, action string) {
 
 func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
 	payload := eff
-	if st.hasParameters {
-		v, err := evalTemplate(st.parameters, &evalEnv{input: eff, ctx: ev.ctx, rand: ev.rand})
+	if st.jsonata {
+		if st.hasArguments {
+			v, err := ev.evalJSONataTemplate(st.arguments, "Arguments")
+			if err != nil {
+				return nil, asFailure(err)
+			}
+			payload = v
+		}
+	} else if st.hasParameters {
+		v, err := evalTemplate(st.parameters, ev.with(eff))
 		if err != nil {
 			return nil, asFailure(err)
 		}
@@ -46,6 +54,25 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 			return nil, asFailure(runtimeErr("The TimeoutSecondsPath parameter must reference a positive integer: %s == %s", st.timeoutSecondsPath.src, formatArg(v)))
 		}
 		timeout = n
+	}
+	if st.jsonata {
+		for _, field := range []string{"TimeoutSeconds", "HeartbeatSeconds"} {
+			raw, ok := st.f[field].(string)
+			if !ok || !isExpr(raw) {
+				continue
+			}
+			v, err := ev.evalExpr(raw, field)
+			if err != nil {
+				return nil, asFailure(err)
+			}
+			n, ok := asInteger(v)
+			if !ok || n <= 0 {
+				return nil, asFailure(queryError(field, "The %s field must be a positive integer, but was: %s", field, encodeString(v)))
+			}
+			if field == "TimeoutSeconds" {
+				timeout = n
+			}
+		}
 	}
 	if st.heartbeatPath != nil {
 		if _, err := ev.path(st.heartbeatPath); err != nil {
