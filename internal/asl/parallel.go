@@ -2,7 +2,12 @@ package asl
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/google/uuid"
 )
 
 func (r *runner) parallel(ctx context.Context, st *state, eff any, ev *evalEnv, th *thread) (any, *failure) {
@@ -63,7 +68,7 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		v, f := jsonataItems(st, ev, eff)
 		if f != nil {
 			r.noteEvalFailed(ev, f)
-			th.emit("MapStateFailed", nil)
+			f.mapStateFailed = true
 			return nil, f
 		}
 		items = v
@@ -74,20 +79,34 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		}
 		items = v
 	}
-	if f := mapPathChecks(st, ev); f != nil {
-		return nil, f
-	}
 	arr, ok := items.([]any)
 	if !ok {
 		return nil, asFailure(runtimeErr("Map state input must be an array but was: %s", encodeString(items)))
 	}
 	th.emit("MapStateStarted", map[string]any{"length": len(arr)})
+	lim, f := mapLimits(st, ev)
+	if f != nil {
+		return nil, f
+	}
+	// A distributed Map runs its iterations as child executions: the parent
+	// history only shows MapRunStarted/MapRunSucceeded.
+	distributed := false
+	if ip, ok := st.f["ItemProcessor"].(map[string]any); ok {
+		if pc, ok := ip["ProcessorConfig"].(map[string]any); ok {
+			distributed = pc["Mode"] == "DISTRIBUTED"
+		}
+	}
+	run := r
+	if distributed {
+		th.emit("MapRunStarted", map[string]any{"mapRunArn": strings.Replace(r.exec.StateMachineArn, ":stateMachine:", ":mapRun:", 1) + "/" + st.name + ":" + uuid.NewString()})
+		run = r.child()
+	}
 	results := make([]any, len(arr))
+	ins := make([]any, len(arr))
 	for i, it := range arr {
-		item := &mapItem{index: i, value: it}
 		in := it
 		if st.hasItemSelector {
-			c := r.contextObject(&state{name: st.name}, r.clock.Now(), item)
+			c := r.contextObject(&state{name: st.name}, r.clock.Now(), &mapItem{index: i, value: it})
 			c["State"] = ev.ctx["State"]
 			iev := ev.with(eff)
 			iev.ctx = c
@@ -103,60 +122,194 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 			}
 			in = v
 		}
-		th.emit("MapIterationStarted", map[string]any{"name": st.name, "index": i})
-		it := &thread{r: r, last: th.last}
-		out, f := r.runGraph(ctx, st.iterator, in, it, newVarScope(ev.vars))
-		if f != nil {
-			if f.stop != "" {
-				return nil, f
-			}
-			r.append("MapIterationFailed", it.last, map[string]any{"name": st.name, "index": i})
-			th.last = it.last
-			th.emit("MapStateFailed", nil)
-			return nil, f
-		}
-		r.append("MapIterationSucceeded", it.last, map[string]any{"name": st.name, "index": i})
-		th.last = it.last
-		results[i] = out
+		ins[i] = in
 	}
-	th.emit("MapStateSucceeded", nil)
+	mth := th
+	if distributed {
+		mth = &thread{r: run}
+	}
+	failed, firstFail := run.mapIterations(ctx, st, ins, results, ev.vars, mth, lim)
+	if firstFail != nil && firstFail.stop != "" {
+		return nil, firstFail
+	}
+	if !distributed {
+		th.last = mth.last
+	}
+	if failed > 0 && lim.exceeded(failed, len(arr)) {
+		f := firstFail
+		if lim.tolerant() {
+			f = named("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
+		}
+		if distributed {
+			th.emit("MapRunFailed", nil)
+		}
+		f.mapStateFailed = true
+		return nil, f
+	}
+	if distributed {
+		th.emit("MapRunSucceeded", nil)
+	}
+	r.append("MapStateSucceeded", th.last, nil) // MapStateExited follows the last iteration, too
 	return results, nil
 }
 
-// mapPathChecks validates MaxConcurrencyPath and the ToleratedFailure*Path fields.
-func mapPathChecks(st *state, ev *evalEnv) *failure {
-	for _, field := range []string{"MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath"} {
-		src, ok := st.f[field].(string)
-		if !ok {
+// mapLimit holds a Map's MaxConcurrency and tolerated failure thresholds.
+type mapLimit struct {
+	maxConcurrency int64
+	toleratedCount int64   // -1 = not set
+	toleratedPct   float64 // -1 = not set
+}
+
+func (l mapLimit) tolerant() bool { return l.toleratedCount >= 0 || l.toleratedPct >= 0 }
+
+// exceeded reports whether failed of n iterations fail the Map.
+func (l mapLimit) exceeded(failed, n int) bool {
+	if !l.tolerant() {
+		return failed > 0
+	}
+	if l.toleratedCount >= 0 && int64(failed) > l.toleratedCount {
+		return true
+	}
+	if l.toleratedPct >= 0 && n > 0 && float64(failed)*100/float64(n) > l.toleratedPct {
+		return true
+	}
+	return false
+}
+
+// mapIterations runs the iterations, at most lim.maxConcurrency at a time (0 =
+// unbounded). With a tolerated failure threshold a failed iteration's result is
+// its error output; otherwise the first failure stops the remaining iterations.
+// Sequential runs (MaxConcurrency 1) give the same history as AWS; concurrent
+// ones interleave as AWS's do.
+func (r *runner) mapIterations(ctx context.Context, st *state, ins, results []any, vars *varScope, th *thread, lim mapLimit) (failed int, first *failure) {
+	conc := int(lim.maxConcurrency)
+	if conc <= 0 || conc > len(ins) {
+		conc = len(ins)
+	}
+	if _, virtual := r.clock.(*VirtualClock); virtual {
+		conc = 1 // a shared virtual clock cannot order concurrent sleeps
+	}
+	var mu sync.Mutex
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	iterate := func(i int) {
+		it := &thread{r: r}
+		mu.Lock()
+		it.last = th.emit("MapIterationStarted", map[string]any{"name": st.name, "index": i})
+		mu.Unlock()
+		out, f := r.runGraph(ictx, st.iterator, ins[i], it, newVarScope(vars))
+		mu.Lock()
+		defer mu.Unlock()
+		if f != nil {
+			if f.stop != "" {
+				if first == nil || first.stop == "" && ctx.Err() != nil {
+					first = f
+				}
+				return
+			}
+			r.append("MapIterationFailed", it.last, map[string]any{"name": st.name, "index": i})
+			th.last = it.last
+			failed++
+			if first == nil {
+				first = f
+			}
+			errOut := map[string]any{"Error": f.Error}
+			if f.hasCause {
+				errOut["Cause"] = f.Cause
+			}
+			results[i] = errOut
+			if lim.exceeded(failed, len(ins)) {
+				cancel()
+			}
+			return
+		}
+		th.last = r.append("MapIterationSucceeded", it.last, map[string]any{"name": st.name, "index": i})
+		results[i] = out
+	}
+	if conc <= 1 {
+		for i := range ins {
+			iterate(i)
+			if first != nil && (first.stop != "" || lim.exceeded(failed, len(ins))) {
+				break
+			}
+		}
+		return failed, first
+	}
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range ins {
+		if ictx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			iterate(i)
+		}()
+	}
+	wg.Wait()
+	return failed, first
+}
+
+// mapLimits resolves MaxConcurrency and the tolerated failure thresholds: literal
+// values, JSONata expressions or the *Path fields.
+func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
+	lim := mapLimit{maxConcurrency: st.maxConcurrency, toleratedCount: -1, toleratedPct: -1}
+	for _, field := range []string{"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"} {
+		var v any
+		var src string
+		if raw, ok := st.f[field]; ok {
+			v = raw
+			if st.jsonata && isExpr(raw) {
+				var err error
+				if v, err = ev.evalExpr(raw.(string), field); err != nil {
+					return lim, asFailure(err)
+				}
+			}
+		} else if s, ok := st.f[field+"Path"].(string); ok {
+			p, err := compilePath(s)
+			if err != nil {
+				continue
+			}
+			if v, err = ev.path(p); err != nil {
+				return lim, asFailure(runtimeErr("Invalid path '%s' : %v", s, err))
+			}
+			src = s
+			if str, isStr := v.(string); isStr {
+				if _, err := strconv.ParseFloat(str, 64); err == nil {
+					v = json.Number(str) // AWS accepts numeric strings here
+				}
+			}
+		} else {
 			continue
 		}
-		p, err := compilePath(src)
-		if err != nil {
-			continue
-		}
-		v, err := ev.path(p)
-		if err != nil {
-			return asFailure(runtimeErr("Invalid path '%s' : %v", src, err))
-		}
-		if field == "ToleratedFailurePercentagePath" {
+		if field == "ToleratedFailurePercentage" {
 			f, ok := toFloat(v)
 			if !ok {
-				return asFailure(runtimeErr("The %s field refers to value \"%s\" which is not a valid float: %s", field, formatArg(v), src))
+				return lim, asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid float: %s", field, formatArg(v), src))
 			}
 			if f < 0 || f > 100 {
-				return asFailure(runtimeErr("ToleratedFailurePercentage must be between 0 and 100."))
+				return lim, asFailure(runtimeErr("ToleratedFailurePercentage must be between 0 and 100."))
 			}
+			lim.toleratedPct = f
 			continue
 		}
 		n, ok := asInteger(v)
 		if !ok {
-			return asFailure(runtimeErr("The %s field refers to value \"%s\" which is not a valid integer: %s", field, formatArg(v), src))
+			return lim, asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid integer: %s", field, formatArg(v), src))
 		}
-		if n < 0 && field == "ToleratedFailureCountPath" {
-			return asFailure(runtimeErr("ToleratedFailureCount cannot be negative."))
+		if n < 0 && field == "ToleratedFailureCount" {
+			return lim, asFailure(runtimeErr("ToleratedFailureCount cannot be negative."))
+		}
+		if field == "MaxConcurrency" {
+			lim.maxConcurrency = n
+		} else {
+			lim.toleratedCount = n
 		}
 	}
-	return nil
+	return lim, nil
 }
 
 // jsonataItems evaluates a JSONata Map's Items (default: the state input), which must be an array.

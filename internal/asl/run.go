@@ -24,6 +24,7 @@ type failure struct {
 	uncatchable        bool   // States.Runtime: never retried or caught
 	evalFailed         bool   // States.QueryEvaluationError: an EvaluationFailed event is due
 	location           string // the field whose evaluation failed
+	mapStateFailed     bool   // a MapStateFailed event is due unless the Map is retried
 	stop               string // StatusTimedOut or StatusAborted: the execution itself stopped
 	stateScoped        bool   // cause still needs the "An error occurred while executing the state" prefix
 }
@@ -187,6 +188,13 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 	}
 	r.finish(f, out)
 	return r.exec
+}
+
+// child is a runner for a distributed Map's child executions: same context, own history.
+func (r *runner) child() *runner {
+	c := &runner{m: r.m, clock: r.clock, rand: r.rand, invoker: r.invoker, region: r.region, execCtx: r.execCtx, smCtx: r.smCtx, deadline: r.deadline}
+	c.exec = &Execution{ExecutionArn: r.exec.ExecutionArn, StateMachineArn: r.exec.StateMachineArn, Name: r.exec.Name}
+	return c
 }
 
 func (r *runner) finish(f *failure, out any) {

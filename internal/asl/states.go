@@ -53,7 +53,7 @@ func (r *runner) noteEvalFailed(ev *evalEnv, f *failure) {
 
 func exitedDetails(name string, out any, assigned map[string]any) map[string]any {
 	d := stateExitedDetails(name, out)
-	if assigned != nil {
+	if len(assigned) > 0 {
 		d["assignedVariables"] = assignedDetails(assigned)
 		d["assignedVariablesDetails"] = payloadDetails{}
 	}
@@ -411,11 +411,15 @@ func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *ev
 		}
 		r.noteEvalFailed(ev, f)
 		if f.uncatchable || f.stop != "" {
+			if f.mapStateFailed && f.stop == "" {
+				th.emit("MapStateFailed", nil)
+			}
 			return nil, "", f
 		}
 		if i := matchRetrier(st, f); i >= 0 {
 			rt := st.retry[i]
 			if counts[i] < rt.maxAttempts {
+				f.mapStateFailed = false
 				delay := retryDelay(rt, counts[i], r.rand)
 				counts[i]++
 				if delay > 0 {
@@ -428,6 +432,10 @@ func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *ev
 				}
 				continue
 			}
+		}
+		if f.mapStateFailed {
+			f.mapStateFailed = false
+			th.emit("MapStateFailed", nil)
 		}
 		for _, c := range st.catch {
 			if !errorMatches(st, c.errorEquals, f) {

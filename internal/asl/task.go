@@ -55,6 +55,7 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 		}
 		timeout = n
 	}
+	heartbeat, _ := asInteger(st.f["HeartbeatSeconds"])
 	if st.jsonata {
 		for _, field := range []string{"TimeoutSeconds", "HeartbeatSeconds"} {
 			raw, ok := st.f[field].(string)
@@ -71,6 +72,8 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 			}
 			if field == "TimeoutSeconds" {
 				timeout = n
+			} else {
+				heartbeat = n
 			}
 		}
 	}
@@ -89,6 +92,9 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 		d := map[string]any{"resource": st.resource, "input": string(body), "inputDetails": payloadDetails{}}
 		if timeout > 0 {
 			d["timeoutInSeconds"] = timeout
+		}
+		if heartbeat > 0 {
+			d["heartbeatInSeconds"] = heartbeat
 		}
 		th.emit("LambdaFunctionScheduled", d)
 		th.emit("LambdaFunctionStarted", nil)
@@ -115,6 +121,9 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 		d := map[string]any{"resourceType": resourceType, "resource": action, "region": r.region, "parameters": encodeString(payload)}
 		if timeout > 0 {
 			d["timeoutInSeconds"] = timeout
+		}
+		if heartbeat > 0 {
+			d["heartbeatInSeconds"] = heartbeat
 		}
 		th.emit("TaskScheduled", d)
 		th.emit("TaskStarted", map[string]any{"resourceType": resourceType, "resource": action})
