@@ -182,6 +182,12 @@ func (l mapLimit) exceeded(failed, n int) bool {
 // Sequential runs (MaxConcurrency 1) give the same history as AWS; concurrent
 // ones interleave as AWS's do.
 func (r *runner) mapIterations(ctx context.Context, st *state, ins, results []any, vars *varScope, th *thread, lim mapLimit) (failed int, first *failure) {
+	lastSucceeded := int64(0)
+	defer func() {
+		if first == nil && lastSucceeded > 0 {
+			th.last = lastSucceeded // MapStateSucceeded and MapStateExited follow the last MapIterationSucceeded
+		}
+	}()
 	conc := int(lim.maxConcurrency)
 	if conc <= 0 || conc > len(ins) {
 		conc = len(ins)
@@ -223,7 +229,8 @@ func (r *runner) mapIterations(ctx context.Context, st *state, ins, results []an
 			}
 			return
 		}
-		th.last = r.append("MapIterationSucceeded", it.last, map[string]any{"name": st.name, "index": i})
+		lastSucceeded = r.append("MapIterationSucceeded", it.last, map[string]any{"name": st.name, "index": i})
+		th.last = it.last // the next MapIterationStarted follows the iteration's last event
 		results[i] = out
 	}
 	if conc <= 1 {
