@@ -458,9 +458,20 @@ func (tb *tab) open(url string) {
 // screenshot saves a full-page PNG under testdata/screenshots for the docs.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
+	tb.save(name, chromedp.FullScreenshot(100))
+}
+
+// screenshotOf saves a PNG of one element.
+func (tb *tab) screenshotOf(name, sel string) {
+	tb.t.Helper()
+	tb.save(name, chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+func (tb *tab) save(name string, shot chromedp.Action[[]byte]) {
+	tb.t.Helper()
 	// Let transitions and fonts settle so the picture shows the final state.
 	time.Sleep(150 * time.Millisecond)
-	buf, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	buf, err := chromedp.Run(tb.ctx, shot)
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -837,6 +848,7 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 		t.Errorf("Publish input does not show the ticket: %q", in)
 	}
 	tb.screenshot("admin-detail")
+	tb.screenshotOf("workflow-sent", "#execution .workflow")
 
 	tb.click(`.lifecycle button[data-to="acknowledged"]`)
 	tb.wait("acknowledged", `document.querySelector('#ticket-status [data-status="acknowledged"]')`, 10*time.Second)
@@ -878,6 +890,7 @@ func TestFailedNotificationShowsTheCaughtPath(t *testing.T) {
 		t.Errorf("%d caught edges highlighted as failed, want 1", n)
 	}
 	tb.screenshot("admin-detail-failed")
+	tb.screenshotOf("workflow-failed", "#execution .workflow")
 }
 
 func TestKeyboardOnlyFiling(t *testing.T) {

@@ -1,6 +1,6 @@
 // The admin side: sign-in, the ticket table with stats, filters and cursor paging, and the
 // ticket detail with lifecycle actions and the workflow execution diagram.
-import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep } from './dom.js';
+import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep, append } from './dom.js';
 import { api, adminToken, config, consoleURL } from './api.js';
 import {
   SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, errorAlert, isAbort,
@@ -68,7 +68,7 @@ function renderSignIn(ctx, next, notice) {
         focusEl(input);
       } else {
         adminToken.clear();
-        alertSlot.append(errorAlert(e, () => submit()));
+        append(alertSlot, errorAlert(e, () => submit()));
         focusEl(alertSlot.firstChild);
       }
     } finally {
@@ -86,7 +86,7 @@ function renderSignIn(ctx, next, notice) {
       err, input),
     alertSlot,
     h('div', { class: 'actions' }, btn));
-  main.append(h('div', { class: 'page page-signin' }, pageHeading('Admin sign-in'), form));
+  append(main, h('div', { class: 'page page-signin' }, pageHeading('Admin sign-in'), form));
 }
 
 function adminBar(ctx, current) {
@@ -119,7 +119,7 @@ export function renderAdmin(ctx) {
     select('page-size', 'Per page', PAGE_SIZES.map((n) => [String(n), String(n)]), list.limit, (v) => { list.limit = Number(v); resetPaging(); load(); }),
     h('button', { type: 'button', class: 'btn btn-secondary', id: 'refresh', onclick: () => load() }, 'Refresh'));
 
-  main.append(h('div', { class: 'page page-admin' },
+  append(main, h('div', { class: 'page page-admin' },
     adminBar(ctx, ''), pageHeading('Tickets'), statsSlot, filters, tableSlot, live));
 
   async function loadStats() {
@@ -128,7 +128,7 @@ export function renderAdmin(ctx) {
       drawStats(data);
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
-      clear(statsSlot).append(errorAlert({ message: `The counts could not be loaded. ${err.message}` }, loadStats));
+      append(clear(statsSlot), errorAlert({ message: `The counts could not be loaded. ${err.message}` }, loadStats));
     }
   }
 
@@ -139,7 +139,7 @@ export function renderAdmin(ctx) {
       title: onclick ? `Show only ${label.toLowerCase()} tickets` : null,
     }, h('span', { class: 'stat-n' }, String(n ?? 0)), h('span', { class: 'stat-l' }, label));
     const filterBy = (k, v) => () => { list[k] = list[k] === v ? '' : v; resetPaging(); clear(main); ctx.rerender(); };
-    clear(statsSlot).append(
+    append(clear(statsSlot),
       h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'All'), h('div', { class: 'stat-row' }, card('Total', st.total, 'stat-total', null))),
       h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'By status'), h('div', { class: 'stat-row' },
         STATUSES.map((x) => card(x.label, st.byStatus?.[x.value], `st-${x.value}`, filterBy('status', x.value), list.status === x.value)))),
@@ -152,14 +152,14 @@ export function renderAdmin(ctx) {
   async function load() {
     loadStats();
     tableSlot.setAttribute('aria-busy', 'true');
-    if (!tableSlot.firstChild) tableSlot.append(h('p', { class: 'loading' }, 'Loading tickets…'));
+    if (!tableSlot.firstChild) append(tableSlot, h('p', { class: 'loading' }, 'Loading tickets…'));
     let data;
     try {
       ({ data } = await api.listTickets({ limit: list.limit, cursor: list.cursors[list.page], status: list.status, severity: list.severity }, signal));
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
       tableSlot.removeAttribute('aria-busy');
-      clear(tableSlot).append(errorAlert(err.status === 400 && list.page > 0
+      append(clear(tableSlot), errorAlert(err.status === 400 && list.page > 0
         ? { message: 'That page is no longer available. Start again from the first page.' } : err,
       () => { if (err.status === 400) resetPaging(); load(); }));
       focusEl(tableSlot.querySelector('.alert'));
@@ -185,7 +185,7 @@ export function renderAdmin(ctx) {
       h('td', { dataset: { label: 'Reporter' } }, t.reporter?.name || '—')));
     const prev = h('button', { type: 'button', class: 'btn btn-secondary', id: 'page-prev', disabled: list.page === 0, onclick: () => { list.page -= 1; load(); announce(`Page ${list.page + 1}.`); } }, '← Previous');
     const nextBtn = h('button', { type: 'button', class: 'btn btn-secondary', id: 'page-next', disabled: !next, onclick: () => { list.page += 1; load(); announce(`Page ${list.page + 1}.`); } }, 'Next →');
-    clear(tableSlot).append(
+    append(clear(tableSlot),
       items.length
         ? h('table', { class: 'table responsive', id: 'ticket-table' },
           h('caption', { class: 'visually-hidden' }, `Tickets, newest first, page ${list.page + 1}`),
@@ -205,17 +205,17 @@ export function renderAdminTicket(ctx, ticketId) {
   if (!guard(ctx, () => ctx.rerender())) return;
   const { main, signal } = ctx;
   const body = h('div');
-  main.append(h('div', { class: 'page page-admin-ticket' }, adminBar(ctx, 'Ticket'), body));
+  append(main, h('div', { class: 'page page-admin-ticket' }, adminBar(ctx, 'Ticket'), body));
   let ticket = null;
 
   async function load(focus = true) {
-    if (!ticket) clear(body).append(h('p', { class: 'loading' }, 'Loading the ticket…'));
+    if (!ticket) append(clear(body), h('p', { class: 'loading' }, 'Loading the ticket…'));
     try {
       const { data } = await api.getTicket(ticketId, signal);
       ticket = data;
     } catch (err) {
       if (isAbort(err)) return;
-      clear(body).append(pageHeading('Ticket'), errorAlert(err.status === 404
+      append(clear(body), pageHeading('Ticket'), errorAlert(err.status === 404
         ? { message: `There is no ticket with the ID ${ticketId}.` } : err, () => load()));
       focusEl(body.querySelector('h1'));
       return;
@@ -243,7 +243,7 @@ export function renderAdminTicket(ctx, ticketId) {
       if (err.status === 412) msg = { message: 'Someone else changed this ticket after you opened it. The latest version is shown now; check it and try again.' };
       if (err.status === 409) msg = { message: `${err.message} The latest version is shown now.` };
       if (err.status === 412 || err.status === 409) await load(false);
-      actionAlert.append(errorAlert(msg, err.status === 412 || err.status === 409 ? null : () => change(to, btn)));
+      append(actionAlert, errorAlert(msg, err.status === 412 || err.status === 409 ? null : () => change(to, btn)));
       focusEl(actionAlert.firstChild);
     } finally {
       body.querySelectorAll('.lifecycle button').forEach((b) => { b.disabled = false; });
@@ -260,7 +260,7 @@ export function renderAdminTicket(ctx, ticketId) {
     if (t.status === 'open') actions.push(['acknowledged', 'Acknowledge', 'btn-primary']);
     if (t.status !== 'resolved') actions.push(['resolved', 'Resolve', t.status === 'open' ? 'btn-secondary' : 'btn-primary']);
     if (t.status === 'resolved') actions.push(['open', 'Reopen', 'btn-secondary']);
-    clear(body).append(
+    append(clear(body),
       pageHeading(t.title || '(no title)', { id: 'ticket-title' }),
       h('div', { class: 'chips' }, severityChip(t.severity), h('span', { id: 'ticket-status' , tabindex: '-1' }, statusChip(t.status)), notificationChip(n)),
       h('div', { class: 'lifecycle card', role: 'group', 'aria-label': 'Change status' },
@@ -300,18 +300,18 @@ export function renderAdminTicket(ctx, ticketId) {
   let chosen = null;
 
   async function loadExecutions() {
-    clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'), h('p', { class: 'loading' }, 'Loading the workflow…'));
+    append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), h('p', { class: 'loading' }, 'Loading the workflow…'));
     try {
       definition ||= await api.workflow(signal);
     } catch (err) {
       if (isAbort(err)) return;
-      clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'), errorAlert(err, loadExecutions));
+      append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), errorAlert(err, loadExecutions));
       return;
     }
     if (config.mode === 'aws') {
       const arn = ticket?.notification?.execution;
       const wf = drawWorkflow(definition, null, { idPrefix: 'wf' });
-      clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'),
+      append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'),
         h('p', {}, 'Express workflow history is kept in CloudWatch Logs, so it is shown in the AWS console rather than here.'),
         arn ? h('p', {}, h('a', { href: consoleURL(arn), target: '_blank', rel: 'noopener noreferrer', class: 'btn btn-secondary', id: 'console-link' }, 'Open the execution in the Step Functions console'))
           : h('p', { class: 'muted' }, 'No execution has started for this ticket yet.'),
@@ -323,12 +323,12 @@ export function renderAdminTicket(ctx, ticketId) {
       ({ data: { items: executions } } = await api.executions(ticketId, signal));
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
-      clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'), errorAlert(err, loadExecutions));
+      append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), errorAlert(err, loadExecutions));
       return;
     }
     executions = (executions || []).slice().sort((p, q) => String(q.startDate).localeCompare(String(p.startDate)));
     if (!executions.length) {
-      clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'),
+      append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'),
         h('p', { class: 'muted' }, 'No workflow execution has started for this ticket yet.'),
         drawWorkflow(definition, null).element);
       return;
@@ -345,7 +345,7 @@ export function renderAdminTicket(ctx, ticketId) {
         h('td', { dataset: { label: '' } }, e.name === chosen ? h('span', { class: 'muted' }, 'Shown below')
           : h('button', { type: 'button', class: 'btn btn-link', onclick: () => { chosen = e.name; loadExecutions(); } }, 'Show'))))));
     const diagramSlot = h('div', { class: 'diagram-slot' }, h('p', { class: 'loading' }, 'Loading the execution history…'));
-    clear(execSlot).append(h('h2', { id: 'exec-h' }, 'Notification workflow'), listEl, diagramSlot);
+    append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), listEl, diagramSlot);
     await showExecution(chosen, diagramSlot);
   }
 
@@ -357,11 +357,11 @@ export function renderAdminTicket(ctx, ticketId) {
         ({ data: ex } = await api.execution(name, signal));
       } catch (err) {
         if (isAbort(err) || onAuthError(ctx, err)) return;
-        clear(slot).append(errorAlert(err, () => showExecution(name, slot)));
+        append(clear(slot), errorAlert(err, () => showExecution(name, slot)));
         return;
       }
       const wf = drawWorkflow(definition, ex, { idPrefix: 'wf' });
-      clear(slot).append(
+      append(clear(slot),
         h('div', { class: 'exec-head' },
           h('span', { class: `chip ex-${String(ex.status).toLowerCase()}`, id: 'execution-status' }, ex.status),
           ' ', h('span', { class: 'muted small' }, `Started ${formatDate(ex.startDate)}${ex.stopDate ? ` · took ${duration(ex.startDate, ex.stopDate)}` : ''}`)),
@@ -386,18 +386,18 @@ export function renderAdminTicket(ctx, ticketId) {
 
   async function loadOutbox() {
     if (config.mode === 'aws') { outboxSlot.remove(); return; }
-    clear(outboxSlot).append(h('h2', { id: 'outbox-h' }, 'Messages sent'), h('p', { class: 'loading' }, 'Loading…'));
+    append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'), h('p', { class: 'loading' }, 'Loading…'));
     try {
       const { data } = await api.outbox(signal);
       const mine = (data?.items || []).filter((m) => m.ticketId === ticketId);
-      clear(outboxSlot).append(h('h2', { id: 'outbox-h' }, 'Messages sent'),
+      append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'),
         mine.length ? h('ul', { class: 'outbox' }, mine.map((m) => h('li', {},
           h('div', { class: 'outbox-head' }, h('strong', {}, m.subject || '(no subject)'), ' ', h('span', { class: 'muted small' }, `${m.channel || ''} · ${formatDate(m.at)}`)),
           m.body ? h('pre', { class: 'outbox-body' }, m.body) : null)))
           : h('p', { class: 'muted' }, 'No message for this ticket is in the local outbox yet.'));
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
-      clear(outboxSlot).append(h('h2', { id: 'outbox-h' }, 'Messages sent'), errorAlert(err, loadOutbox));
+      append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'), errorAlert(err, loadOutbox));
     }
   }
 

@@ -1,7 +1,7 @@
 // Entry point: hash routing (#/, #/ticket/{id}, #/mine, #/admin, #/admin/ticket/{id}).
 // Each route renders into <main> with an AbortSignal that cancels its requests and polling when
 // the user navigates away.
-import { h, clear, focusEl } from './dom.js';
+import { h, clear, focusEl, append } from './dom.js';
 import { config } from './api.js';
 import { renderReport, renderStatus, renderMine } from './reporter.js';
 import { renderAdmin, renderAdminTicket } from './admin.js';
@@ -39,7 +39,7 @@ function route({ focus = true } = {}) {
   }
   if (!matched) {
     document.title = 'Page not found · Incident Manager';
-    main.append(h('div', { class: 'page' }, pageHeading('Page not found'),
+    append(main, h('div', { class: 'page' }, pageHeading('Page not found'),
       h('p', {}, 'There is nothing at this address. ', h('a', { href: '#/' }, 'Report a problem'), ' or open ', h('a', { href: '#/mine' }, 'My tickets'), '.')));
   }
   // Move focus to the new page's heading so screen readers announce it and Tab starts there.

@@ -2,7 +2,7 @@
 // execution took, from its Step Functions-style event history. Nothing here knows about tickets
 // or about the shape of notify.asl.json: states, Next/Default/Choices/Catch edges and End are
 // read from the definition.
-import { s, h, clear, prettyJSON, formatDate } from './dom.js';
+import { s, h, clear, prettyJSON, formatDate, append } from './dom.js';
 
 export const START = '\u0000start';
 export const END = '\u0000end';
@@ -217,7 +217,7 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
   const failedPath = a && a.status === 'FAILED';
 
   const markers = ['plain', 'taken', 'failed'].map((k) => s('marker', {
-    id: `${idPrefix}-arrow-${k}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse',
+    id: `${idPrefix}-arrow-${k}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 11, markerHeight: 11, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse',
   }, s('path', { d: 'M0,0 L10,5 L0,10 z', class: `arrow arrow-${k}` })));
 
   // Spread the ends of several edges along a node's side so they do not overlap.
@@ -256,9 +256,22 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
       const y1 = sb.y + sb.h;
       const x2 = slot(ins.get(e.to), e, tb);
       const y2 = tb.y;
-      const bend = Math.max(24, (y2 - y1) / 2);
-      d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
-      mid = { x: (x1 + x2) / 2, y: (y1 + y2) / 2 };
+      // An edge that skips ranks would cut through the nodes in between: route it beside them.
+      const blockers = [...L.box.entries()].filter(([n, b]) => n !== e.from && n !== e.to
+        && b.y > y1 && b.y + b.h < y2 && b.x < Math.max(x1, x2) + 12 && b.x + b.w > Math.min(x1, x2) - 12).map(([, b]) => b);
+      if (blockers.length) {
+        const left = Math.min(...blockers.map((b) => b.x)) - 18;
+        const right = Math.max(...blockers.map((b) => b.x + b.w)) + 18;
+        const lane = Math.abs(left - (x1 + x2) / 2) <= Math.abs(right - (x1 + x2) / 2) ? left : right;
+        const top = Math.min(...blockers.map((b) => b.y));
+        const bottom = Math.max(...blockers.map((b) => b.y + b.h));
+        d = `M${x1},${y1} C${x1},${top} ${lane},${y1 + 8} ${lane},${top} L${lane},${bottom} C${lane},${y2 - 8} ${x2},${bottom} ${x2},${y2}`;
+        mid = { x: lane, y: (top + bottom) / 2 };
+      } else {
+        const bend = Math.max(24, (y2 - y1) / 2);
+        d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
+        mid = { x: (x1 + x2) / 2, y: (y1 + y2) / 2 };
+      }
     }
     const isTaken = takenEdges.has(e);
     const kind = isTaken ? (e.kind === 'catch' || (failedPath && e.to === END) ? 'failed' : 'taken') : 'plain';
@@ -355,10 +368,10 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
 
 function showState(panel, node, runs) {
   clear(panel);
-  panel.append(h('h4', {}, `${node.name} `, h('span', { class: 'muted' }, `(${node.type})`)));
-  if (node.state?.Comment) panel.append(h('p', { class: 'muted' }, node.state.Comment));
+  append(panel, h('h4', {}, `${node.name} `, h('span', { class: 'muted' }, `(${node.type})`)));
+  if (node.state?.Comment) append(panel, h('p', { class: 'muted' }, node.state.Comment));
   if (!runs.length) {
-    panel.append(h('p', {}, 'This execution did not enter this state.'));
+    append(panel, h('p', {}, 'This execution did not enter this state.'));
     return;
   }
   runs.forEach((v, i) => {
@@ -370,6 +383,6 @@ function showState(panel, node, runs) {
       h('div', { class: 'io' },
         h('div', {}, h('h5', {}, 'Input'), h('pre', { class: 'json state-input', tabindex: '0' }, prettyJSON(v.input) || '—')),
         h('div', {}, h('h5', {}, 'Output'), h('pre', { class: 'json state-output', tabindex: '0' }, v.exited ? (prettyJSON(v.output) || '—') : 'No output (the state did not finish).'))));
-    panel.append(block);
+    append(panel, block);
   });
 }

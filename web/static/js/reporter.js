@@ -1,5 +1,5 @@
 // The reporter's side: the form, the result, the live status page and "My tickets".
-import { h, clear, announce, focusEl, uuid, sleep, timeEl } from './dom.js';
+import { h, clear, announce, focusEl, uuid, sleep, timeEl, append } from './dom.js';
 import { api } from './api.js';
 import {
   SEVERITIES, severityChip, statusChip, notificationChip, errorAlert, copyButton, isAbort,
@@ -143,7 +143,7 @@ export function renderReport(ctx) {
       }, byKey.get(f.key)))),
       ...general.map((m) => h('li', {}, m)),
     ];
-    summary.append(
+    append(summary,
       h('h2', { id: 'error-summary-title' }, origin === 'server' ? 'The server could not accept the ticket' : 'Please fix the following'),
       h('ul', {}, items));
     summary.dataset.origin = origin;
@@ -196,7 +196,7 @@ export function renderReport(ctx) {
       } else {
         hideErrors();
         if (err.status === 409 || err.status === 422) pending = null; // The key belongs to another body: next try gets a fresh one.
-        formAlert.append(errorAlert(err, () => send()));
+        append(formAlert, errorAlert(err, () => send()));
         focusEl(formAlert.querySelector('.alert'));
       }
     } finally {
@@ -214,14 +214,14 @@ export function renderReport(ctx) {
     pageHeading('Report a problem', { id: 'report-title' }),
     h('p', { class: 'lead' }, 'Tell the support team what is wrong. Fields marked required must be filled in.'),
     form);
-  main.append(page);
+  append(main, page);
 
   function showResult(t) {
     clear(main);
     const idEl = h('code', { class: 'ticket-id', id: 'result-id' }, t.id);
     const chipSlot = h('span', { class: 'result-notify' }, notificationChip(t.notification));
     const heading = h('h1', { tabindex: '-1', class: 'page-title', id: 'result-title' }, 'Ticket filed');
-    main.append(h('section', { class: 'page page-result', 'aria-labelledby': 'result-title' },
+    append(main, h('section', { class: 'page page-result', 'aria-labelledby': 'result-title' },
       heading,
       h('div', { class: 'card result' },
         h('p', { class: 'lead' }, 'Thank you. Your ticket “', h('span', { class: 'result-ticket-title' }, t.title), '” has been filed.'),
@@ -278,17 +278,17 @@ export function renderStatus(ctx, ticketId) {
   // Poll failures go to errorSlot, which survives the redraws of body.
   const errorSlot = h('div', { class: 'poll-error' });
   const body = h('div');
-  main.append(h('div', { class: 'page page-status' }, errorSlot, body));
+  append(main, h('div', { class: 'page page-status' }, errorSlot, body));
 
   async function load() {
     clear(errorSlot);
-    clear(body).append(h('p', { class: 'loading', role: 'status' }, 'Loading the ticket…'));
+    append(clear(body), h('p', { class: 'loading', role: 'status' }, 'Loading the ticket…'));
     let t;
     try {
       ({ data: t } = await api.getTicket(ticketId, signal));
     } catch (err) {
       if (isAbort(err)) return;
-      clear(body).append(pageHeading('Ticket status'),
+      append(clear(body), pageHeading('Ticket status'),
         errorAlert(err.status === 404
           ? { message: `There is no ticket with the ID ${ticketId}. Check that the link or ID is complete.` }
           : err, load));
@@ -300,7 +300,7 @@ export function renderStatus(ctx, ticketId) {
     let last = t;
     const showPollError = (err) => {
       clear(errorSlot);
-      if (err) errorSlot.append(errorAlert({ message: `${err.message} The page keeps trying by itself.` }, null));
+      if (err) append(errorSlot, errorAlert({ message: `${err.message} The page keeps trying by itself.` }, null));
     };
     try {
       last = await pollTicket(t, signal, (fresh) => {
@@ -340,7 +340,7 @@ export function renderStatus(ctx, ticketId) {
       h('p', { class: 'notify-state' }, notificationChip(n), ' ', notificationSentence(n)),
       n.attempts ? h('p', { class: 'muted' }, `Delivery attempts: ${n.attempts}.`) : null);
     const headingHadFocus = document.activeElement?.classList.contains('page-title');
-    clear(body).append(
+    append(clear(body),
       h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/mine' }, 'My tickets'), ' / ', h('span', {}, 'Status')),
       pageHeading(t.title, { id: 'ticket-title' }),
       h('div', { class: 'chips' }, severityChip(t.severity), statusChip(t.status)),
@@ -373,9 +373,9 @@ export function renderMine(ctx) {
   const page = h('div', { class: 'page page-mine' },
     pageHeading('My tickets'),
     h('p', { class: 'lead' }, 'Tickets filed from this browser. They are remembered on this device only.'));
-  main.append(page);
+  append(main, page);
   if (!list.length) {
-    page.append(h('div', { class: 'card empty' }, h('p', {}, 'You have not filed any tickets from this browser yet.'),
+    append(page, h('div', { class: 'card empty' }, h('p', {}, 'You have not filed any tickets from this browser yet.'),
       h('a', { class: 'btn btn-primary', href: '#/' }, 'Report a problem')));
     return;
   }
@@ -395,10 +395,10 @@ export function renderMine(ctx) {
         onclick: () => { forget(t.id); tr.remove(); rows.delete(t.id); announce('Removed from this list.'); },
       }, 'Forget')));
     rows.set(t.id, { status, notify, title });
-    tbody.append(tr);
+    append(tbody, tr);
   }
   const live = h('p', { class: 'muted small', 'aria-live': 'polite' });
-  page.append(h('div', { class: 'card table-card' },
+  append(page, h('div', { class: 'card table-card' },
     h('table', { class: 'table responsive', id: 'mine-table' },
       h('caption', { class: 'visually-hidden' }, 'Tickets filed from this browser, newest first'),
       h('thead', {}, h('tr', {}, ['Ticket', 'Severity', 'Status', 'Notification', 'Filed', ''].map((c) => h('th', { scope: 'col' }, c)))),
