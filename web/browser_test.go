@@ -968,6 +968,55 @@ func TestSmallScreenHasNoSidewaysScrolling(t *testing.T) {
 	noOverflow("the admin detail")
 }
 
+func TestAWSModeLinksToTheStepFunctionsConsole(t *testing.T) {
+	s := startServer(t)
+	tk := s.create(t, "Filed on AWS", "high")
+	s.waitNotified(t, tk.ID)
+	var stored struct {
+		Notification struct {
+			Execution string `json:"execution"`
+		} `json:"notification"`
+	}
+	s.do(t, "GET", "/ticket/"+tk.ID, nil, nil, &stored)
+	arn := stored.Notification.Execution
+	if arn == "" {
+		t.Fatal("the ticket names no execution")
+	}
+
+	// Serve the config.js a CloudFront deployment gets, so the app runs in AWS mode (the API
+	// stays on this origin so the test needs no AWS).
+	tb := newTab(t)
+	awsConfig := []byte(`window.INCIDENTS_CONFIG = {"apiBase": "", "mode": "aws", "region": "eu-west-1", "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:notify"};`)
+	paused := chromedp.Events(tb.ctx, fetch.RequestPaused)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(tb.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+				RequestID: ev.RequestID, ResponseCode: 200, Body: awsConfig,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/javascript"}},
+			})
+		}
+	}()
+	if _, err := chromedp.Call(tb.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+		{URLPattern: s.URL + "/config.js", RequestStage: fetch.RequestStageRequest},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	tb.signIn(s)
+	tb.open(s.URL + "/#/admin/ticket/" + tk.ID)
+	tb.wait("the console link", `document.querySelector('#console-link')`, 10*time.Second)
+	href := eval[string](tb, `document.querySelector('#console-link').href`)
+	want := "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/" + arn
+	if href != want {
+		t.Errorf("console link = %q, want %q", href, want)
+	}
+	if tb.count("#execution svg g.state") != 4 {
+		t.Errorf("the AWS view draws %d states, want the 4 of the definition", tb.count("#execution svg g.state"))
+	}
+}
+
 func TestUnknownTicketIsExplainedWithRetry(t *testing.T) {
 	s := startServer(t)
 	tb := newTab(t)
