@@ -450,6 +450,16 @@ func (tb *tab) clearField(sel string) {
 	eval[bool](tb, fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = ''; el.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, sel))
 }
 
+// noStrayText fails when the page shows "null", "undefined" or "NaN" as text, the marks of a
+// missing field rendered blindly.
+func (tb *tab) noStrayText(where string) {
+	tb.t.Helper()
+	bad := eval[[]string](tb, `document.querySelector('main').innerText.split(/\s+/).filter(w => /^(null|undefined|NaN|\[object)/.test(w))`)
+	if len(bad) > 0 {
+		tb.t.Errorf("%s shows %q", where, bad)
+	}
+}
+
 func (tb *tab) open(url string) {
 	tb.t.Helper()
 	tb.do(chromedp.Navigate(url))
@@ -555,6 +565,7 @@ func TestFileTicketThroughFormAndSeeItSent(t *testing.T) {
 			t.Errorf("the timeline has no %q entry: %q", typ, tb.text(".timeline"))
 		}
 	}
+	tb.noStrayText("the status page")
 	tb.screenshot("status")
 
 	tb.open(s.URL + "/#/mine")
@@ -788,6 +799,7 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 		t.Error("the admin token leaked into localStorage")
 	}
 	tb.wait("the stats", `document.querySelector('.stat-total .stat-n') && document.querySelector('.stat-total .stat-n').textContent === '7'`, 5*time.Second)
+	tb.noStrayText("the admin table")
 	tb.screenshot("admin-table")
 
 	titles := func() []string {
@@ -847,6 +859,7 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 	if in := tb.text(".state-input"); !strings.Contains(in, "Ticket 6") {
 		t.Errorf("Publish input does not show the ticket: %q", in)
 	}
+	tb.noStrayText("the admin detail")
 	tb.screenshot("admin-detail")
 	tb.screenshotOf("workflow-sent", "#execution .workflow")
 
