@@ -614,6 +614,7 @@ func TestServerValidationErrorsAppearNextToTheirFields(t *testing.T) {
 	if n := len(s.tickets(t)); n != 0 {
 		t.Fatalf("a rejected form filed %d tickets", n)
 	}
+	tb.screenshot("form-server-errors")
 
 	// Fixing the field files the ticket (a changed body gets a fresh Idempotency-Key).
 	tb.clearField("#f-email")
@@ -976,6 +977,7 @@ func TestSmallScreenHasNoSidewaysScrolling(t *testing.T) {
 	tb.signIn(s)
 	tb.wait("the table", `document.querySelector('#ticket-table')`, 5*time.Second)
 	noOverflow("the admin table")
+	tb.screenshot("mobile-admin-table")
 	tb.open(s.URL + "/#/admin/ticket/" + tk.ID)
 	tb.wait("the diagram", `document.querySelector('#execution svg')`, 10*time.Second)
 	noOverflow("the admin detail")

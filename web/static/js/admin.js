@@ -177,8 +177,9 @@ export function renderAdmin(ctx) {
     const filtered = list.status || list.severity;
     const rows = items.map((t) => h('tr', { dataset: { id: t.id } },
       h('td', { dataset: { label: 'Filed' } }, timeEl(t.createdAt, true)),
-      h('td', { dataset: { label: 'Title' }, class: 'cell-title' }, h('a', { href: `#/admin/ticket/${encodeURIComponent(t.id)}`, class: 'ticket-link' }, t.title || '(no title)'),
-        t.category ? h('div', { class: 'muted small' }, t.category) : null),
+      h('td', { dataset: { label: 'Title' }, class: 'cell-title' }, h('div', {},
+        h('a', { href: `#/admin/ticket/${encodeURIComponent(t.id)}`, class: 'ticket-link' }, t.title || '(no title)'),
+        t.category ? h('div', { class: 'muted small' }, t.category) : null)),
       h('td', { dataset: { label: 'Severity' } }, severityChip(t.severity)),
       h('td', { dataset: { label: 'Status' } }, statusChip(t.status)),
       h('td', { dataset: { label: 'Notification' } }, notificationChip(t.notification)),

@@ -386,7 +386,7 @@ export function renderMine(ctx) {
     const notify = h('td', { dataset: { label: 'Notification' } }, '');
     const title = h('a', { href: `#/ticket/${encodeURIComponent(t.id)}` }, t.title || t.id);
     const tr = h('tr', { dataset: { id: t.id } },
-      h('td', { dataset: { label: 'Ticket' } }, title, h('div', { class: 'muted small mono' }, t.id)),
+      h('td', { dataset: { label: 'Ticket' } }, h('div', {}, title, h('div', { class: 'muted small mono break' }, t.id))),
       h('td', { dataset: { label: 'Severity' } }, severityChip(t.severity)),
       status, notify,
       h('td', { dataset: { label: 'Filed' } }, timeEl(t.createdAt, true)),
