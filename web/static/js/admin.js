@@ -175,6 +175,7 @@ export function renderAdmin(ctx) {
     list.cursors.length = list.page + 1;
     if (next) list.cursors.push(next);
     const filtered = list.status || list.severity;
+    const hadFocus = tableSlot.contains(document.activeElement) ? document.activeElement.id : '';
     const rows = items.map((t) => h('tr', { dataset: { id: t.id } },
       h('td', { dataset: { label: 'Filed' } }, timeEl(t.createdAt, true)),
       h('td', { dataset: { label: 'Title' }, class: 'cell-title' }, h('div', {},
@@ -195,8 +196,12 @@ export function renderAdmin(ctx) {
         : h('p', { class: 'empty', id: 'ticket-empty' }, filtered ? 'No tickets match these filters.' : 'No tickets yet. New reports appear here.'),
       h('div', { class: 'pager' }, prev, h('span', { class: 'page-no', id: 'page-no' }, `Page ${list.page + 1}`), nextBtn));
     live.textContent = `${items.length} ${items.length === 1 ? 'ticket' : 'tickets'} on page ${list.page + 1}.`;
-    // Keep focus on a pager button that got disabled (first or last page) from being lost.
-    if (document.activeElement === document.body && (prev.disabled || nextBtn.disabled)) focusEl(prev.disabled ? nextBtn : prev);
+    // The pager was rebuilt: keep keyboard focus on it, on the other button when the one used
+    // is now disabled (first or last page).
+    if (hadFocus === 'page-next' || hadFocus === 'page-prev') {
+      const same = hadFocus === 'page-next' ? nextBtn : prev;
+      focusEl(same.disabled ? (same === nextBtn ? prev : nextBtn) : same);
+    }
   }
 
   load();

@@ -68,7 +68,8 @@ export async function request(method, path, { body, headers = {}, signal, admin 
       credentials: 'omit',
     });
   } catch (err) {
-    if (err?.name === 'AbortError') throw err;
+    // A request cancelled because the user left the page is not a network failure.
+    if (signal?.aborted || err?.name === 'AbortError') throw err;
     throw new ApiError('We could not reach the server. Check your connection and try again.', { network: true });
   }
   let data = null;
