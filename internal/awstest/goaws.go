@@ -21,6 +21,7 @@ import (
 	sqsschemas "github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
 )
 
 // Goaws is goaws (SNS and SQS) served in-process over real TCP on 127.0.0.1, behind a handler
@@ -40,6 +41,7 @@ var goawsOnce sync.Once
 func StartGoaws(t testing.TB) *Goaws {
 	t.Helper()
 	goawsOnce.Do(func() {
+		logrus.SetLevel(logrus.WarnLevel) // goaws logs every request at info
 		app.CurrentEnvironment.Region = Region
 		app.CurrentEnvironment.AccountID = "000000000000"
 		app.CurrentEnvironment.Host = "127.0.0.1"
