@@ -190,15 +190,27 @@ type execution struct {
 	} `json:"events"`
 }
 
+// execution waits for the latest execution named name to stop (the ticket's notification is
+// recorded by its last task, a moment before the execution itself ends) and returns it.
 func (s *server) execution(t *testing.T, name string) (execution, []string) {
 	t.Helper()
-	code, _, body := s.request(t, "GET", "/admin/executions/"+name, "", true)
-	if code != 200 {
-		t.Fatalf("GET /admin/executions/%s = %d %s", name, code, body)
-	}
 	var x execution
-	if err := json.Unmarshal(body, &x); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, _, body := s.request(t, "GET", "/admin/executions/"+name, "", true)
+		if code != 200 {
+			t.Fatalf("GET /admin/executions/%s = %d %s", name, code, body)
+		}
+		x = execution{}
+		if err := json.Unmarshal(body, &x); err != nil {
+			t.Fatal(err)
+		}
+		if x.Status != "RUNNING" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still RUNNING after 10s", name)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	var types []string
 	for i, e := range x.Events {

@@ -65,10 +65,11 @@ func (e *Executions) Executions(ctx context.Context, name string) ([]*ticket.Exe
 	return out, rows.Err()
 }
 
-// LatestExecution implements ticket.ExecutionStore.
+// LatestExecution implements ticket.ExecutionStore. An execution ARN names exactly one
+// execution, so it is accepted in place of a name.
 func (e *Executions) LatestExecution(ctx context.Context, name string) (*ticket.Execution, error) {
 	var sum, ev []byte
-	err := e.db.db.QueryRowContext(ctx, `SELECT summary, events FROM executions WHERE name = ? ORDER BY seq DESC LIMIT 1`, name).Scan(&sum, &ev)
+	err := e.db.db.QueryRowContext(ctx, `SELECT summary, events FROM executions WHERE name = ? OR arn = ? ORDER BY seq DESC LIMIT 1`, name, name).Scan(&sum, &ev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ticket.ErrExecutionNotFound
 	}

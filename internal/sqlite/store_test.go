@@ -85,6 +85,10 @@ func TestExecutions(t *testing.T) {
 	if latest.ExecutionArn != "arn:2" {
 		t.Errorf("latest = %s, want arn:2 (started last)", latest.ExecutionArn)
 	}
+	byArn, err := x.LatestExecution(ctx, "arn:1")
+	if err != nil || byArn.ExecutionArn != "arn:1" || len(byArn.Events) != 1 {
+		t.Errorf("LatestExecution(arn:1) = %+v, %v; want the first execution with its event", byArn, err)
+	}
 	all, err := x.Executions(ctx, "t1")
 	if err != nil {
 		t.Fatal(err)

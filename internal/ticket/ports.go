@@ -169,7 +169,7 @@ type ExecutionStore interface {
 	SaveExecution(ctx context.Context, e *Execution) error
 	// Executions lists the executions named name, newest first, without events.
 	Executions(ctx context.Context, name string) ([]*Execution, error)
-	// LatestExecution returns the newest execution named name with its events, or
-	// ErrExecutionNotFound.
+	// LatestExecution returns the newest execution named name (or the one whose ARN is name)
+	// with its events, or ErrExecutionNotFound.
 	LatestExecution(ctx context.Context, name string) (*Execution, error)
 }

@@ -1,0 +1,139 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/sqlite"
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/ticket/storetest"
+	"github.com/incidentmanager/incidents/tasks"
+)
+
+type config ticket.Config
+
+func (c config) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
+
+type channel struct {
+	name string
+	err  error
+	got  []ticket.Message
+}
+
+func (c *channel) Channel() string { return c.name }
+func (c *channel) Publish(_ context.Context, m ticket.Message) error {
+	if c.err != nil {
+		return c.err
+	}
+	c.got = append(c.got, m)
+	return nil
+}
+
+func setup(t *testing.T, cfg ticket.Config, chans ...ticket.Publisher) (*tasks.Publish, *tasks.Record, ticket.Store, *ticket.Ticket) {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := sqlite.NewStore(db, []byte("k"))
+	tk := storetest.Make(0, ticket.SeverityCritical)
+	if _, _, err := store.Create(context.Background(), tk, ticket.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	p := &tasks.Publish{Store: store, Config: config(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return p, &tasks.Record{Store: store, Now: time.Now}, store, tk
+}
+
+func TestPublishMixedFailureIsTransient(t *testing.T) {
+	ok := &channel{name: "outbox"}
+	bad := &channel{name: "webhook:a", err: &ticket.PermanentError{Err: errors.New("400")}}
+	flaky := &channel{name: "webhook:b", err: &ticket.TransientError{Err: errors.New("503")}}
+	p, _, store, tk := setup(t, ticket.DefaultConfig(), ok, bad, flaky)
+	_, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID})
+	var te *ticket.TransientError
+	if !errors.As(err, &te) {
+		t.Fatalf("Handle = %T %v, want TransientError while one channel may still succeed", err, err)
+	}
+	got, _ := store.Get(context.Background(), tk.ID)
+	if !got.Notification.HasDelivered("outbox") || !strings.Contains(got.Notification.LastError, "400") || !strings.Contains(got.Notification.LastError, "503") {
+		t.Errorf("notification = %+v, want outbox delivered and both failures in lastError", got.Notification)
+	}
+	// The retry sends only to the channels still missing.
+	bad.err, flaky.err = nil, nil
+	out, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ok.got) != 1 || len(bad.got) != 1 || len(flaky.got) != 1 || len(out.Skipped) != 1 || out.Attempts != 2 {
+		t.Errorf("after retry: deliveries %d/%d/%d, skipped %v, attempts %d; want 1/1/1, [outbox], 2", len(ok.got), len(bad.got), len(flaky.got), out.Skipped, out.Attempts)
+	}
+}
+
+func TestPublishKillSwitch(t *testing.T) {
+	ch := &channel{name: "outbox"}
+	cfg := ticket.DefaultConfig()
+	cfg.NotificationsEnabled = false
+	p, _, _, tk := setup(t, cfg, ch)
+	_, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID})
+	var pe *ticket.PermanentError
+	if !errors.As(err, &pe) || len(ch.got) != 0 {
+		t.Errorf("Handle with notifications off = %T %v, %d sent; want PermanentError and nothing sent", err, err, len(ch.got))
+	}
+}
+
+func TestPublishUnknownTicketIsPermanent(t *testing.T) {
+	p, _, _, _ := setup(t, ticket.DefaultConfig(), &channel{name: "outbox"})
+	_, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: "nope"})
+	var pe *ticket.PermanentError
+	if !errors.As(err, &pe) {
+		t.Errorf("Handle(unknown ticket) = %T %v, want PermanentError (retrying cannot help)", err, err)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	_, r, store, tk := setup(t, ticket.DefaultConfig())
+	ctx := context.Background()
+	out, err := r.Handle(ctx, tasks.RecordInput{TicketID: tk.ID, Outcome: "FAILED", Error: &tasks.ErrorOutput{Error: "PermanentError", Cause: `{"errorMessage":"POST webhook:x: 400 Bad Request","errorType":"PermanentError"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.Notification.LastError, "PermanentError: POST webhook:x: 400 Bad Request"; got != want || out.Notification.Status != ticket.NotificationFailed {
+		t.Errorf("recorded %s %q, want FAILED %q", out.Notification.Status, got, want)
+	}
+	if _, err := r.Handle(ctx, tasks.RecordInput{TicketID: tk.ID, Outcome: "SENT"}); err != nil {
+		t.Fatal(err)
+	}
+	// A late duplicate execution that failed must not undo a delivery.
+	if _, err := r.Handle(ctx, tasks.RecordInput{TicketID: tk.ID, Outcome: "FAILED"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := store.Get(ctx, tk.ID)
+	if got.Notification.Status != ticket.NotificationSent || got.Notification.LastError != "" {
+		t.Errorf("after SENT then a late FAILED: %+v, want SENT with no error", got.Notification)
+	}
+	if _, err := r.Handle(ctx, tasks.RecordInput{TicketID: tk.ID, Outcome: "MAYBE"}); err == nil {
+		t.Error("an unknown outcome was accepted")
+	}
+}
+
+func TestNewMessage(t *testing.T) {
+	tk := storetest.Make(0, ticket.SeverityHigh)
+	tk.Title = strings.Repeat("T", 150)
+	m := tasks.NewMessage(tk, ticket.Config{SubjectPrefix: "[Ops]", SiteURL: "https://help.example.com/"})
+	if n := len([]rune(m.Subject)); n > 99 || !strings.HasPrefix(m.Subject, "[Ops] high: ") {
+		t.Errorf("subject %q (%d runes), want a prefixed subject under 100 runes (SNS limit)", m.Subject, n)
+	}
+	if want := "https://help.example.com/#/admin/ticket/" + tk.ID; m.Link != want || !strings.Contains(m.Body, want) {
+		t.Errorf("link %q, want %q in the body too", m.Link, want)
+	}
+	if !strings.Contains(m.Body, tk.Description) || !strings.Contains(m.Body, tk.Reporter.Email) {
+		t.Errorf("body lacks the description or the reporter: %q", m.Body)
+	}
+}
