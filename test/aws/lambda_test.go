@@ -279,3 +279,46 @@ func TestLambdaTasks(t *testing.T) {
 		}
 	})
 }
+
+// TestLambdaSweep runs the scheduled sweeper's bootstrap: it restarts the workflow for a ticket
+// left PENDING (once per staleness period) and gives up on one restarted too often.
+func TestLambdaSweep(t *testing.T) {
+	s := newStack(t)
+	states := awstest.StartSFN(t)
+	sweep := awstest.StartRIE(t, awstest.BuildLambda(t, "./tasks/sweep"), s.env(map[string]string{"AWS_ENDPOINT_URL_SFN": states.URL, "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:notify"}))
+	ctx := context.Background()
+	stuck := storetest.Make(-time.Hour, ticket.SeverityHigh)
+	hopeless := storetest.Make(-time.Hour, ticket.SeverityLow)
+	for i := 0; i < 5; i++ {
+		hopeless.AddTimeline(hopeless.CreatedAt, ticket.EventWorkflowStarted, "Notification workflow restarted by the sweeper.")
+	}
+	sent := storetest.Make(-time.Hour, ticket.SeverityLow)
+	sent.Notification.Status = ticket.NotificationSent
+	for _, tk := range []*ticket.Ticket{stuck, hopeless, sent} {
+		tk.UpdatedAt = time.Now().Add(-time.Hour).UTC() // stale by the wall clock the Lambda reads
+		if _, _, err := s.store.Create(ctx, tk, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scheduled := map[string]any{"source": "aws.events", "detail-type": "Scheduled Event", "detail": map[string]any{}}
+	var res struct{ Restarted, GaveUp []string }
+	if err := json.Unmarshal(sweep.Invoke(t, scheduled), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Restarted) != 1 || res.Restarted[0] != stuck.ID || len(res.GaveUp) != 1 || res.GaveUp[0] != hopeless.ID {
+		t.Errorf("sweep = %+v, want %s restarted and %s given up", res, stuck.ID, hopeless.ID)
+	}
+	if got := states.Started(); len(got) != 1 || got[0].Name != stuck.ID {
+		t.Errorf("executions started %+v, want one for %s", got, stuck.ID)
+	}
+	if got, _ := s.store.Get(ctx, hopeless.ID); got.Notification.Status != ticket.NotificationFailed || !strings.Contains(got.Notification.LastError, "restarts") {
+		t.Errorf("hopeless ticket notification %+v, want FAILED with the reason", got.Notification)
+	}
+	// The restart moved the ticket's UpdatedAt: the next sweep leaves it alone.
+	if err := json.Unmarshal(sweep.Invoke(t, scheduled), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Restarted) != 0 || len(states.Started()) != 1 {
+		t.Errorf("second sweep restarted %v; want nothing until the ticket is stale again", res.Restarted)
+	}
+}

@@ -198,6 +198,7 @@ var functions = map[string]struct {
 	"AdminFunction":   {"api/admin/", []string{"GET /admin/stats", "PATCH /ticket/{id}"}},
 	"PublishFunction": {"tasks/publish/", nil},
 	"RecordFunction":  {"tasks/record/", nil},
+	"SweepFunction":   {"tasks/sweep/", nil},
 }
 
 func TestTemplateFunctions(t *testing.T) {
@@ -454,6 +455,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		"AdminFunction":   {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
 		"PublishFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
 		"RecordFunction":  {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"SweepFunction":   {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
 	}
 	for name, acts := range want {
 		var got []string
