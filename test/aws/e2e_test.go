@@ -35,7 +35,9 @@ func TestAWSPathEndToEnd(t *testing.T) {
 		account    = "000000000000"
 		machineArn = "arn:aws:states:us-east-1:" + account + ":stateMachine:incident-manager-notify"
 	)
-	arn := func(fn string) string { return "arn:aws:lambda:us-east-1:" + account + ":function:incident-manager-" + fn }
+	arn := func(fn string) string {
+		return "arn:aws:lambda:us-east-1:" + account + ":function:incident-manager-" + fn
+	}
 
 	publish := awstest.StartRIE(t, awstest.BuildLambda(t, "./tasks/publish"), s.env(map[string]string{"TOPIC_ARN": s.topic.Arn, "CONFIG_PATH": stage + "/config"}))
 	record := awstest.StartRIE(t, awstest.BuildLambda(t, "./tasks/record"), s.env(nil))
