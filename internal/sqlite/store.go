@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -16,6 +17,7 @@ import (
 type Store struct {
 	db     *DB
 	cursor *ticket.Cursor
+	group  groupCommit
 }
 
 var _ ticket.Store = (*Store)(nil)
@@ -60,44 +62,108 @@ func decode(body []byte) (*ticket.Ticket, error) {
 	return &t, nil
 }
 
-// Create implements ticket.Store.
+// Create implements ticket.Store. Concurrent creates share one transaction and so one fsync
+// (group commit): whoever finds no commit in progress commits everything queued meanwhile,
+// each create in its own savepoint so that one conflict fails only itself.
 func (s *Store) Create(ctx context.Context, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
-	var (
-		stored   = t
-		replayed bool
-	)
+	req := &createReq{t: t, idem: idem, done: make(chan struct{})}
+	g := &s.group
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leading {
+		g.mu.Unlock()
+		select {
+		case <-req.done:
+			return req.stored, req.replayed, req.err
+		case <-ctx.Done():
+			// The create may still commit; the caller was not told it did, so a retry with
+			// the same Idempotency-Key returns it.
+			return nil, false, ctx.Err()
+		}
+	}
+	g.leading = true
+	for len(g.queue) > 0 {
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		s.commitBatch(batch)
+		g.mu.Lock()
+	}
+	g.leading = false
+	g.mu.Unlock()
+	return req.stored, req.replayed, req.err
+}
+
+// groupCommit queues creates while a commit is in progress.
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*createReq
+	leading bool
+}
+
+type createReq struct {
+	t        *ticket.Ticket
+	idem     ticket.Idempotency
+	stored   *ticket.Ticket
+	replayed bool
+	err      error
+	done     chan struct{}
+}
+
+// commitBatch writes every request in one transaction and tells each its own outcome.
+func (s *Store) commitBatch(batch []*createReq) {
+	// Not any one caller's context: a caller that gives up must not fail the others.
+	ctx := context.Background()
 	err := s.db.tx(ctx, func(tx *sql.Tx) error {
-		if idem.Key != "" {
-			var hash, id string
-			err := tx.QueryRowContext(ctx, `SELECT hash, ticket_id FROM idempotency_keys WHERE key = ?`, idem.Key).Scan(&hash, &id)
-			switch {
-			case err == nil && hash != idem.Hash:
-				return ticket.Errorf(ticket.ECONFLICT, "This Idempotency-Key was already used with a different request.")
-			case err == nil:
-				prev, err := getTicket(ctx, tx, id)
-				if err != nil {
+		for _, r := range batch {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT create_ticket`); err != nil {
+				return err
+			}
+			r.stored, r.replayed, r.err = create(ctx, tx, r.t, r.idem)
+			if r.err != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_ticket`); err != nil {
 					return err
 				}
-				stored, replayed = prev, true
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE create_ticket`); err != nil {
 				return err
 			}
 		}
-		if err := insertTicket(ctx, tx, t); err != nil {
-			return err
-		}
-		if idem.Key != "" {
-			_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, hash, ticket_id, created_at) VALUES (?, ?, ?, ?)`,
-				idem.Key, idem.Hash, t.ID, ts(t.CreatedAt))
-			return err
-		}
 		return nil
 	})
-	if err != nil {
+	for _, r := range batch {
+		if err != nil {
+			r.stored, r.replayed, r.err = nil, false, err
+		}
+		close(r.done)
+	}
+}
+
+// create stores one ticket (or finds the one its idempotency key created) inside tx.
+func create(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
+	if idem.Key != "" {
+		var hash, id string
+		err := tx.QueryRowContext(ctx, `SELECT hash, ticket_id FROM idempotency_keys WHERE key = ?`, idem.Key).Scan(&hash, &id)
+		switch {
+		case err == nil && hash != idem.Hash:
+			return nil, false, ticket.Errorf(ticket.ECONFLICT, "This Idempotency-Key was already used with a different request.")
+		case err == nil:
+			prev, err := getTicket(ctx, tx, id)
+			return prev, err == nil, err
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, false, err
+		}
+	}
+	if err := insertTicket(ctx, tx, t); err != nil {
 		return nil, false, err
 	}
-	return stored, replayed, nil
+	if idem.Key != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, hash, ticket_id, created_at) VALUES (?, ?, ?, ?)`,
+			idem.Key, idem.Hash, t.ID, ts(t.CreatedAt)); err != nil {
+			return nil, false, err
+		}
+	}
+	return t, false, nil
 }
 
 // Get implements ticket.Store.

@@ -97,3 +97,57 @@ func TestExecutions(t *testing.T) {
 		t.Errorf("Executions = %+v, want 2 summaries without events, the older one SUCCEEDED", all)
 	}
 }
+
+func TestConcurrentCreatesShareCommits(t *testing.T) {
+	s := sqlite.NewStore(open(t), []byte("k"))
+	ctx := context.Background()
+	const n = 64
+	type result struct {
+		id       string
+		replayed bool
+		err      error
+	}
+	results := make(chan result, n)
+	dup := storetest.Make(0, ticket.SeverityLow)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			tk := storetest.Make(time.Duration(i)*time.Millisecond, ticket.SeverityLow)
+			idem := ticket.Idempotency{}
+			switch {
+			case i%8 == 0: // eight creates race on one key: one ticket, seven replays
+				idem = ticket.Idempotency{Key: "shared", Hash: "h"}
+			case i == 1 || i == 2: // two creates race on one ticket ID: one wins, one conflicts
+				tk.ID = dup.ID
+			}
+			got, replayed, err := s.Create(ctx, tk, idem)
+			r := result{replayed: replayed, err: err}
+			if got != nil {
+				r.id = got.ID
+			}
+			results <- r
+		}(i)
+	}
+	ids := map[string]int{}
+	var replays, conflicts int
+	for i := 0; i < n; i++ {
+		r := <-results
+		switch {
+		case ticket.ErrorCode(r.err) == ticket.ECONFLICT:
+			conflicts++
+		case r.err != nil:
+			t.Fatalf("Create: %v", r.err)
+		case r.replayed:
+			replays++
+		}
+		if r.err == nil {
+			ids[r.id]++
+		}
+	}
+	if replays != 7 || conflicts != 1 {
+		t.Errorf("replays %d conflicts %d, want 7 and 1", replays, conflicts)
+	}
+	st, _ := s.Stats(ctx)
+	if want := n - 7 - 1; st.Total != want || len(ids) != want {
+		t.Errorf("stored %d tickets (%d distinct ids answered), want %d", st.Total, len(ids), want)
+	}
+}
