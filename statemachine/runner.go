@@ -12,6 +12,7 @@ import (
 
 	"github.com/incidentmanager/incidents/internal/asl"
 	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/tasks"
 )
 
 // Runner runs the workflow in the embedded server. It is the local ticket.Starter: Start
@@ -68,7 +69,7 @@ func NewRunner(c RunnerConfig) *Runner {
 		c.SweepEvery = 30 * time.Second
 	}
 	if c.StaleAfter <= 0 {
-		c.StaleAfter = 5 * time.Minute
+		c.StaleAfter = tasks.DefaultStaleAfter
 	}
 	return &Runner{
 		machine: c.Machine, invoker: c.Invoker, store: c.Store, executions: c.Executions,
@@ -138,25 +139,16 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// sweep starts the workflow for tickets PENDING since before.
+// sweep starts the workflow again for tickets PENDING since before, counting and bounding
+// the restarts on each ticket exactly as the AWS sweeper Lambda does.
 func (r *Runner) sweep(ctx context.Context, before time.Time) {
-	const batch = 100
-	pending, err := r.store.Pending(ctx, before, batch)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.log.ErrorContext(ctx, "sweep pending tickets", "err", err)
-		}
-		return
+	sw := &tasks.Sweep{Store: r.store, Starter: r, Now: r.clock.Now, Log: r.log, Batch: 100}
+	res, err := sw.Before(ctx, before)
+	if err != nil && ctx.Err() == nil {
+		r.log.WarnContext(ctx, "sweep pending tickets", "err", err)
 	}
-	started := 0
-	for _, t := range pending {
-		if _, err := r.Start(ctx, t); err != nil {
-			break
-		}
-		started++
-	}
-	if started > 0 {
-		r.log.InfoContext(ctx, "sweeper restarted notifications", "count", started)
+	if n := len(res.Restarted); n > 0 {
+		r.log.InfoContext(ctx, "sweeper restarted notifications", "count", n)
 	}
 }
 

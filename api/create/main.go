@@ -5,54 +5,22 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/dynamo"
+	"github.com/incidentmanager/incidents/internal/lambdamain"
 	"github.com/incidentmanager/incidents/internal/sfn"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		fatal(log, "load AWS configuration", err)
-	}
+	e := lambdamain.Setup()
 	h := api.New(api.Config{
-		Store:     dynamo.NewStore(dynamodb.NewFromConfig(cfg), env(log, "TABLE_NAME"), nil),
-		Starter:   sfn.NewStarter(awssfn.NewFromConfig(cfg), env(log, "STATE_MACHINE_ARN")),
-		Log:       log,
-		RequestID: gatewayRequestID,
+		Store:     dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME"), nil),
+		Starter:   sfn.NewStarter(awssfn.NewFromConfig(e.AWS), e.Require("STATE_MACHINE_ARN")),
+		Log:       e.Log,
+		RequestID: lambdamain.GatewayRequestID,
 	})
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
-}
-
-// gatewayRequestID is API Gateway's request ID, the one its access logs show.
-func gatewayRequestID(r *http.Request) string {
-	c, _ := core.GetAPIGatewayV2ContextFromContext(r.Context())
-	return c.RequestID
-}
-
-func env(log *slog.Logger, name string) string {
-	v := os.Getenv(name)
-	if v == "" {
-		fatal(log, "missing environment variable "+name, nil)
-	}
-	return v
-}
-
-func fatal(log *slog.Logger, msg string, err error) {
-	log.Error(msg, "err", err)
-	os.Exit(1)
+	lambdamain.StartAPI(h)
 }

@@ -7,61 +7,31 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/dynamo"
+	"github.com/incidentmanager/incidents/internal/lambdamain"
 	"github.com/incidentmanager/incidents/internal/ssm"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdacontext.NewLogger()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		fatal(log, "load AWS configuration", err)
-	}
-	params := awsssm.NewFromConfig(cfg)
+	e := lambdamain.Setup()
+	params := awsssm.NewFromConfig(e.AWS)
 	// The cursor key is read once per cold start: a rotation takes effect as instances recycle.
-	cursorKey, err := ssm.NewSecret(params, env(log, "CURSOR_KEY_PARAM"), time.Hour).Get(ctx)
+	cursorKey, err := ssm.NewSecret(params, e.Require("CURSOR_KEY_PARAM"), time.Hour).Get(ctx)
 	if err != nil {
-		fatal(log, "read the cursor key", err)
+		e.Fatal("read the cursor key", err)
 	}
 	h := api.New(api.Config{
-		Store:      dynamo.NewStore(dynamodb.NewFromConfig(cfg), env(log, "TABLE_NAME"), []byte(cursorKey)),
-		AdminToken: ssm.NewSecret(params, env(log, "ADMIN_TOKEN_PARAM"), 5*time.Minute).Get,
-		Log:        log,
-		RequestID:  gatewayRequestID,
+		Store:      dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME"), []byte(cursorKey)),
+		AdminToken: ssm.NewSecret(params, e.Require("ADMIN_TOKEN_PARAM"), 5*time.Minute).Get,
+		Log:        e.Log,
+		RequestID:  lambdamain.GatewayRequestID,
 	})
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
-}
-
-// gatewayRequestID is API Gateway's request ID, the one its access logs show.
-func gatewayRequestID(r *http.Request) string {
-	c, _ := core.GetAPIGatewayV2ContextFromContext(r.Context())
-	return c.RequestID
-}
-
-func env(log *slog.Logger, name string) string {
-	v := os.Getenv(name)
-	if v == "" {
-		fatal(log, "missing environment variable "+name, nil)
-	}
-	return v
-}
-
-func fatal(log *slog.Logger, msg string, err error) {
-	log.Error(msg, "err", err)
-	os.Exit(1)
+	lambdamain.StartAPI(h)
 }

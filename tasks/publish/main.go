@@ -7,20 +7,16 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/incidentmanager/incidents/internal/dynamo"
+	"github.com/incidentmanager/incidents/internal/lambdamain"
 	"github.com/incidentmanager/incidents/internal/sns"
 	"github.com/incidentmanager/incidents/internal/ssm"
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -29,18 +25,14 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		fatal(log, "load AWS configuration", err)
-	}
-	topic := sns.NewPublisher(awssns.NewFromConfig(cfg), env(log, "TOPIC_ARN"))
+	e := lambdamain.Setup()
+	topic := sns.NewPublisher(awssns.NewFromConfig(e.AWS), e.Require("TOPIC_ARN"))
 	// Shorter than the task's TimeoutSeconds, so a hung webhook fails as a TransientError
 	// (retried) instead of timing the whole attempt out.
 	hooks := &http.Client{Timeout: 5 * time.Second}
 	p := &tasks.Publish{
-		Store:  dynamo.NewStore(dynamodb.NewFromConfig(cfg), env(log, "TABLE_NAME"), nil),
-		Config: ssm.NewConfigSource(awsssm.NewFromConfig(cfg), env(log, "CONFIG_PATH"), time.Minute),
+		Store:  dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME"), nil),
+		Config: ssm.NewConfigSource(awsssm.NewFromConfig(e.AWS), e.Require("CONFIG_PATH"), time.Minute),
 		Channels: func(c ticket.Config) []ticket.Publisher {
 			chans := []ticket.Publisher{topic}
 			for _, u := range c.Webhooks {
@@ -49,20 +41,7 @@ func main() {
 			return chans
 		},
 		Now: time.Now,
-		Log: log,
+		Log: e.Log,
 	}
 	lambda.Start(p.Handle)
-}
-
-func env(log *slog.Logger, name string) string {
-	v := os.Getenv(name)
-	if v == "" {
-		fatal(log, "missing environment variable "+name, nil)
-	}
-	return v
-}
-
-func fatal(log *slog.Logger, msg string, err error) {
-	log.Error(msg, "err", err)
-	os.Exit(1)
 }

@@ -1,0 +1,84 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/incidentmanager/incidents/internal/sqlite"
+	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/ticket/storetest"
+	"github.com/incidentmanager/incidents/tasks"
+)
+
+type starter struct {
+	started []string
+	err     error
+}
+
+func (s *starter) Start(_ context.Context, t *ticket.Ticket) (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	s.started = append(s.started, t.ID)
+	return t.ID, nil
+}
+
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Now().Add(time.Hour)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte("k"))
+	pending := storetest.Make(0, ticket.SeverityHigh)
+	sent := storetest.Make(time.Second, ticket.SeverityHigh)
+	sent.Notification.Status = ticket.NotificationSent
+	for _, tk := range []*ticket.Ticket{pending, sent} {
+		if _, _, err := store.Create(ctx, tk, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &starter{}
+	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRestarts: 2}
+	for round := 1; round <= 2; round++ {
+		res, err := sw.Handle(ctx, nil)
+		if err != nil || len(res.Restarted) != 1 || res.Restarted[0] != pending.ID {
+			t.Fatalf("sweep %d = %+v, %v; want only the pending ticket restarted", round, res, err)
+		}
+		// Right after a restart the ticket is fresh again: no double start.
+		if res, _ := sw.Before(ctx, clock.Add(-time.Minute)); len(res.Restarted) != 0 {
+			t.Fatalf("sweep right after a restart restarted %v", res.Restarted)
+		}
+		clock = clock.Add(time.Hour)
+	}
+	res, err := sw.Handle(ctx, nil)
+	if err != nil || len(res.GaveUp) != 1 || len(st.started) != 2 {
+		t.Fatalf("third sweep = %+v, %v, %d starts; want the ticket given up after 2 restarts", res, err, len(st.started))
+	}
+	got, _ := store.Get(ctx, pending.ID)
+	if got.Notification.Status != ticket.NotificationFailed || got.Notification.LastError == "" {
+		t.Errorf("given-up ticket = %+v, want FAILED with a reason", got.Notification)
+	}
+}
+
+func TestSweepStopsWhenStartFails(t *testing.T) {
+	ctx := context.Background()
+	db, _ := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte("k"))
+	for i := 0; i < 3; i++ {
+		store.Create(ctx, storetest.Make(time.Duration(i)*time.Second, ticket.SeverityLow), ticket.Idempotency{})
+	}
+	sw := &tasks.Sweep{Store: store, Starter: &starter{err: errors.New("throttled")}, Now: func() time.Time { return time.Now().Add(time.Hour) }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	_, err := sw.Handle(ctx, nil)
+	if !ticket.IsTransient(err) {
+		t.Errorf("Handle with a failing starter = %v, want a TransientError", err)
+	}
+}
