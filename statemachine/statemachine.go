@@ -44,6 +44,12 @@ func LocalFunctionArn(name string) string {
 	return "arn:aws:lambda:local:000000000000:function:incident-manager-" + name
 }
 
+// SAMFunctionArn is the ARN of a task function as `sam local start-lambda` serves it: named by
+// its logical ID in template.yaml (PublishFunction, RecordFunction).
+func SAMFunctionArn(name string) string {
+	return "arn:aws:lambda:us-east-1:000000000000:function:" + strings.ToUpper(name[:1]) + name[1:] + "Function"
+}
+
 // LocalStateMachineArn is the state machine's ARN in the embedded server.
 const LocalStateMachineArn = "arn:aws:states:local:000000000000:stateMachine:incident-manager-notify"
 

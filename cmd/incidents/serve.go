@@ -16,8 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/incidentmanager/incidents/api"
+	"github.com/incidentmanager/incidents/internal/asl"
+	"github.com/incidentmanager/incidents/internal/lambdainvoke"
 	"github.com/incidentmanager/incidents/internal/outbox"
+	"github.com/incidentmanager/incidents/internal/sfnapi"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
 	"github.com/incidentmanager/incidents/internal/webhook"
@@ -41,6 +47,10 @@ type serveOptions struct {
 	workers       int
 	logFormat     string
 	logLevel      string
+	// The Step Functions API (JSON 1.0) for the AWS code path on one machine.
+	sfnAddr        string
+	sfnMachineArn  string
+	lambdaEndpoint string
 }
 
 func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -56,10 +66,17 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.IntVar(&o.workers, "workers", 4, "workflow executions run at once")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log as `text` or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.sfnAddr, "sfn-addr", "", "also serve the Step Functions API (StartExecution, DescribeExecution, ...) on `HOST:PORT`, running notify.asl.json in this engine")
+	fs.StringVar(&o.sfnMachineArn, "sfn-state-machine-arn", statemachine.LocalStateMachineArn, "the `ARN` the Step Functions API knows the workflow by")
+	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "with --sfn-addr: Task states call the Lambda Invoke API at `URL` (e.g. sam local start-lambda), functions named by their template logical IDs; default: the task handlers in this process")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 64
+	}
+	if o.lambdaEndpoint != "" && o.sfnAddr == "" {
+		fmt.Fprintln(stderr, "incidents serve: --lambda-endpoint needs --sfn-addr")
 		return 64
 	}
 	if fs.NArg() > 0 {
@@ -221,6 +238,17 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	if o.sfnAddr != "" {
+		sfnURL, stop, err := serveStepFunctions(o, log, executions, statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}))
+		if err != nil {
+			stopRunner()
+			srv.Close()
+			<-runnerDone
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(stdout, "Step Functions API on %s (state machine %s)\n", sfnURL, o.sfnMachineArn)
+	}
 	fmt.Fprintf(stdout, "Incident Manager listening on %s\n", url)
 	fmt.Fprintf(stdout, "Admin token: %s (sign in at %s/#/admin)\n", tokenPath, url)
 	fmt.Fprintf(stdout, "Data: %s\n", o.data)
@@ -241,4 +269,34 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	stopRunner()
 	<-runnerDone
 	return err
+}
+
+// serveStepFunctions serves the Step Functions API on o.sfnAddr with the workflow bound either
+// to the in-process handlers or, with --lambda-endpoint, to Lambda functions behind the Invoke
+// API: the AWS code path (create Lambda → StartExecution → task Lambdas) on one machine.
+func serveStepFunctions(o serveOptions, log *slog.Logger, executions ticket.ExecutionStore, inProcess asl.Invoker) (string, func(), error) {
+	arn, invoker := statemachine.LocalFunctionArn, inProcess
+	if o.lambdaEndpoint != "" {
+		arn = statemachine.SAMFunctionArn
+		invoker = lambdainvoke.New(aws.Config{
+			Region:      "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		}, lambdainvoke.Endpoint(o.lambdaEndpoint))
+	}
+	machine, err := statemachine.Load(arn)
+	if err != nil {
+		return "", nil, err
+	}
+	api := sfnapi.New(sfnapi.Config{Machines: map[string]*asl.Machine{o.sfnMachineArn: machine}, Invoker: invoker, Executions: executions, Log: log})
+	ln, err := net.Listen("tcp", o.sfnAddr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() {
+		srv.Close()
+		api.Close()
+		api.Wait()
+	}, nil
 }

@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 
 // server is a running `incidents serve`.
 type server struct {
+	lines chan string
 	cmd   *exec.Cmd
 	url   string
 	data  string
@@ -68,7 +69,7 @@ func (s *syncBuffer) String() string {
 // startServer runs the binary on a free port with data in dir and waits until it listens.
 func startServer(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
-	s := &server{data: dir, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{data: dir, logs: &syncBuffer{}, done: make(chan error, 1), lines: make(chan string, 100)}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...)...)
 	s.cmd.Stderr = s.logs
 	stdout, err := s.cmd.StdoutPipe()
@@ -84,6 +85,10 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 		for sc.Scan() {
 			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
 				urlc <- u
+			}
+			select {
+			case s.lines <- sc.Text():
+			default:
 			}
 		}
 	}()
@@ -111,6 +116,22 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 	}
 	s.token = strings.TrimSpace(string(tok))
 	return s
+}
+
+// stdoutLine returns the rest of the first line the server printed that starts with prefix.
+func (s *server) stdoutLine(t *testing.T, prefix string) string {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case l := <-s.lines:
+			if rest, ok := strings.CutPrefix(l, prefix); ok {
+				return rest
+			}
+		case <-timeout:
+			t.Fatalf("the server printed no line starting %q", prefix)
+		}
+	}
 }
 
 func (s *server) request(t *testing.T, method, path, body string, admin bool) (int, http.Header, []byte) {
