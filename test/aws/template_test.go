@@ -209,7 +209,7 @@ func TestTemplateFunctions(t *testing.T) {
 	if got, want := sortedKeys(props), sortedKeys(functions); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("functions %v, want %v", got, want)
 	}
-	envUse := regexp.MustCompile(`env\(log, "([A-Z_]+)"\)`)
+	envUse := regexp.MustCompile(`\.Require\("([A-Z_]+)"\)`)
 	for name, want := range functions {
 		t.Run(name, func(t *testing.T) {
 			p := props[name]
@@ -605,6 +605,18 @@ func TestTemplateAPIAndSite(t *testing.T) {
 	}
 	if dist["DefaultRootObject"] != "index.html" {
 		t.Errorf("DefaultRootObject = %v", dist["DefaultRootObject"])
+	}
+	if !strings.Contains(decode(dist["DefaultCacheBehavior"].(map[string]any)["ResponseHeadersPolicyId"]), "WebHeadersPolicy") {
+		t.Errorf("the site is not served with WebHeadersPolicy")
+	}
+	headers := decode(res["WebHeadersPolicy"]["Properties"])
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "no-referrer", "DENY"} {
+		if !strings.Contains(headers, want) {
+			t.Errorf("WebHeadersPolicy lacks %q: %s", want, headers)
+		}
+	}
+	if strings.Contains(headers, "unsafe-inline") {
+		t.Errorf("WebHeadersPolicy allows inline code: %s", headers)
 	}
 	fallback := map[string]bool{}
 	for _, e := range dist["CustomErrorResponses"].([]any) {
