@@ -7,7 +7,6 @@
 //	subject-prefix         String      e.g. [Incident]
 //	site-url               String      the web app's URL, for links in notifications
 //	webhooks               StringList  comma-separated Slack-compatible webhook URLs
-//	min-severity           String      critical | high | medium | low
 //
 // A missing parameter keeps its ticket.DefaultConfig value.
 package ssm
@@ -38,7 +37,6 @@ const (
 	ParamSubjectPrefix        = "subject-prefix"
 	ParamSiteURL              = "site-url"
 	ParamWebhooks             = "webhooks"
-	ParamMinSeverity          = "min-severity"
 )
 
 // cache holds one value for ttl. A failed refresh keeps serving the previous value, so an SSM
@@ -134,13 +132,6 @@ func parse(path string, values map[string]string) (ticket.Config, error) {
 				cfg.Webhooks = append(cfg.Webhooks, u)
 			}
 		}
-	}
-	if v, ok := values[ParamMinSeverity]; ok {
-		sev := ticket.Severity(strings.ToLower(strings.TrimSpace(v)))
-		if sev != "" && !sev.Valid() {
-			return ticket.Config{}, fmt.Errorf("parameter %s%s = %q: want critical, high, medium or low", path, ParamMinSeverity, v)
-		}
-		cfg.MinSeverity = sev
 	}
 	return cfg, nil
 }

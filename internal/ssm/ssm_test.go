@@ -26,12 +26,10 @@ func TestConfigSource(t *testing.T) {
 			"subject-prefix":        {"String", "[Prod]"},
 			"site-url":              {"String", "https://d111.cloudfront.net"},
 			"webhooks":              {"StringList", "https://hooks.example.com/a, https://hooks.example.com/b"},
-			"min-severity":          {"String", "high"},
 			"unrelated":             {"String", "x"},
-		}, ticket.Config{NotificationsEnabled: false, SubjectPrefix: "[Prod]", SiteURL: "https://d111.cloudfront.net", Webhooks: []string{"https://hooks.example.com/a", "https://hooks.example.com/b"}, MinSeverity: ticket.SeverityHigh}, false},
+		}, ticket.Config{NotificationsEnabled: false, SubjectPrefix: "[Prod]", SiteURL: "https://d111.cloudfront.net", Webhooks: []string{"https://hooks.example.com/a", "https://hooks.example.com/b"}}, false},
 		{"NoWebhooksPlaceholder", map[string][2]string{"webhooks": {"StringList", "-"}}, ticket.DefaultConfig(), false},
 		{"ErrKillSwitchValue", map[string][2]string{"notifications-enabled": {"String", "maybe"}}, ticket.Config{}, true},
-		{"ErrMinSeverity", map[string][2]string{"min-severity": {"String", "urgent"}}, ticket.Config{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := awstest.StartSSM(t)

@@ -122,8 +122,6 @@ type Config struct {
 	SiteURL string
 	// Webhooks are extra Slack-compatible channels.
 	Webhooks []string
-	// MinSeverity: tickets less severe than this are recorded but not notified ("" = all).
-	MinSeverity Severity
 }
 
 // DefaultConfig is the configuration used when nothing is configured.

@@ -552,7 +552,7 @@ func TestTemplateDataAndDelivery(t *testing.T) {
 			t.Errorf("SSM parameter %s is not under /incident-manager/<stage>/config/", decode(p.Name))
 		}
 	}
-	for _, n := range []string{"notifications-enabled", "subject-prefix", "site-url", "webhooks", "min-severity"} {
+	for _, n := range []string{"notifications-enabled", "subject-prefix", "site-url", "webhooks"} {
 		if !names[`{"Fn::Sub":"/incident-manager/${Stage}/config/`+n+`"}`] {
 			t.Errorf("no SSM parameter %s", n)
 		}
