@@ -1,20 +1,26 @@
 # Incident Manager. `make run` runs everything embedded on this machine; `make test` installs
 # what the tests need (npm test tools, Debian chromium) and runs every test.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GO    ?= go
 ARGS  ?=
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go deps npm-deps chromium build bin lint bench clean
+.PHONY: run test test-go corpus deps npm-deps chromium build bin lint bench clean
 
 run:
 	$(GO) run ./cmd/incidents serve $(ARGS)
 
-test: deps lint test-go
+test: deps lint test-go corpus
 
 test-go:
 	$(GO) test -count=1 -timeout 40m ./...
+
+# The ASL engine against executions recorded on AWS Step Functions (../shared/asl-corpus):
+# the pass rate per category.
+corpus:
+	$(GO) test -count=1 -run '^TestCorpus$$' -v ./internal/asl/ | grep -v -e '^=== RUN' -e '^    ' -e '^--- PASS: TestCorpus/'
 
 deps: npm-deps chromium
 
