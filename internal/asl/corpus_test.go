@@ -78,16 +78,16 @@ func findCorpus(t *testing.T) string {
 
 var coreStateTypes = map[string]bool{"Task": true, "Pass": true, "Choice": true, "Wait": true, "Succeed": true, "Fail": true}
 
-// minPassRate guards against regressions per category (a little below what passes today).
+// minPassRate guards against regressions per category: every recorded case passes today.
 var minPassRate = map[string]float64{
-	"choice":              0.99,
-	"error_handling":      0.98,
-	"intrinsic_functions": 0.99,
-	"jsonata_variables":   0.98,
-	"jsonpath_io":         0.99,
-	"lambda_task":         0.99,
-	"map_parallel":        0.98,
-	"wait":                0.6,
+	"choice":              1.0,
+	"error_handling":      1.0,
+	"intrinsic_functions": 1.0,
+	"jsonata_variables":   1.0,
+	"jsonpath_io":         1.0,
+	"lambda_task":         1.0,
+	"map_parallel":        1.0,
+	"wait":                1.0,
 }
 
 type caseResult struct {
@@ -279,7 +279,49 @@ func substituteInput(c corpusCase, now time.Time) json.RawMessage {
 		}
 		in = strings.ReplaceAll(in, tok, ts)
 	}
-	return json.RawMessage(in)
+	return rebuildMaskedTimestamp(c, json.RawMessage(in))
+}
+
+// rebuildMaskedTimestamp restores Wait inputs whose timestamp the recording masked as "date"
+// or "timestamp". A rejected value is quoted at the end of the recorded cause; an accepted one
+// is rebuilt from the case's parameter (SECONDS, NANOSECONDS) as a time already past, so the
+// Wait ends at once, as it did on AWS.
+func rebuildMaskedTimestamp(c corpusCase, in json.RawMessage) json.RawMessage {
+	if !strings.Contains(c.Name, "test_wait_timestamp") {
+		return in
+	}
+	var v map[string]any
+	if json.Unmarshal(in, &v) != nil {
+		return in
+	}
+	masked, _ := v["TimestampValue"].(string)
+	if masked != "date" && masked != "timestamp" {
+		return in
+	}
+	var value string
+	switch {
+	case c.Expected.Status == "SUCCEEDED" && strings.Contains(c.Name, "[NANOSECONDS]"):
+		value = "2016-12-05T21:29:29.123456789Z"
+	case c.Expected.Status == "SUCCEEDED":
+		value = "2016-12-05T21:29:29Z"
+	default:
+		var cause string
+		if json.Unmarshal(c.Expected.Cause, &cause) != nil {
+			return in
+		}
+		for _, sep := range []string{" == ", "format string: "} {
+			if i := strings.LastIndex(cause, sep); i >= 0 {
+				value = cause[i+len(sep):]
+				break
+			}
+		}
+	}
+	if value == "" {
+		return in
+	}
+	v["TimestampValue"] = value
+	out, _ := json.Marshal(v)
+	return out
 }
 
 func dropKey(v any, key string) any {
