@@ -33,7 +33,13 @@ SAM_PARAMS = Stage=$(STAGE) DeletionProtection=$(DELETION_PROTECTION) \
 
 .PHONY: lambdas deploy site undeploy
 
-lambdas: $(LAMBDA_ZIPS)
+lambdas: zip-tool $(LAMBDA_ZIPS)
+
+# Debian's zip, installed when missing (as make test does for chromium).
+.PHONY: zip-tool
+zip-tool:
+	@command -v zip >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends zip >/dev/null; }
 
 # build/<fn>.zip from ./api/<fn> or ./tasks/<fn>; -tags lambda.norpc drops the unused RPC mode.
 define lambda_rule
