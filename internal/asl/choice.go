@@ -14,8 +14,8 @@ type choiceRule struct {
 	valuePath *jsonPath
 	next      string
 	condition any // JSONata Condition
-	assign    map[string]any
-	raw       map[string]any
+	assign    *object
+	raw       *object
 }
 
 var choiceOps = []string{
@@ -26,37 +26,37 @@ var choiceOps = []string{
 	"IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp",
 }
 
-func (p *parser) choiceRule(m map[string]any, at string, top bool) *choiceRule {
+func (p *parser) choiceRule(m *object, at string, top bool) *choiceRule {
 	r := &choiceRule{raw: m}
 	if top {
-		r.next, _ = m["Next"].(string)
+		r.next, _ = m.val("Next").(string)
 		if r.next == "" {
 			p.schema("These fields are required: [Next] at %s", at)
 		}
 	}
-	if c, ok := m["Condition"]; ok {
+	if c, ok := m.get("Condition"); ok {
 		r.condition = c
 		return r
 	}
-	if list, ok := m["And"].([]any); ok {
+	if list, ok := m.val("And").([]any); ok {
 		for i, x := range list {
-			xm, _ := x.(map[string]any)
+			xm, _ := x.(*object)
 			r.and = append(r.and, p.choiceRule(xm, fmt.Sprintf("%s/And[%d]", at, i), false))
 		}
 		return r
 	}
-	if list, ok := m["Or"].([]any); ok {
+	if list, ok := m.val("Or").([]any); ok {
 		for i, x := range list {
-			xm, _ := x.(map[string]any)
+			xm, _ := x.(*object)
 			r.or = append(r.or, p.choiceRule(xm, fmt.Sprintf("%s/Or[%d]", at, i), false))
 		}
 		return r
 	}
-	if x, ok := m["Not"].(map[string]any); ok {
+	if x, ok := m.val("Not").(*object); ok {
 		r.not = p.choiceRule(x, at+"/Not", false)
 		return r
 	}
-	if v, ok := m["Variable"].(string); ok {
+	if v, ok := m.val("Variable").(string); ok {
 		jp, err := compilePath(v)
 		if err != nil {
 			p.schema("The value for the field 'Variable' must be a valid JSONPath at %s", at)
@@ -66,11 +66,11 @@ func (p *parser) choiceRule(m map[string]any, at string, top bool) *choiceRule {
 		p.schema("These fields are required: [Variable] at %s", at)
 	}
 	for _, op := range choiceOps {
-		if v, ok := m[op]; ok {
+		if v, ok := m.get(op); ok {
 			r.op, r.value = op, v
 			return r
 		}
-		if v, ok := m[op+"Path"]; ok {
+		if v, ok := m.get(op + "Path"); ok {
 			str, _ := v.(string)
 			jp, err := compilePath(str)
 			if err != nil {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -193,7 +192,7 @@ func (p *intrinsicParser) arg() (intrinsicArg, error) {
 		if _, isStr := v.(string); isStr || v == nil && tok != "null" {
 			return intrinsicArg{}, fmt.Errorf("bad literal %q", tok)
 		}
-		if _, isObj := v.(map[string]any); isObj {
+		if _, isObj := v.(*object); isObj {
 			return intrinsicArg{}, fmt.Errorf("bad literal %q", tok)
 		}
 		if _, isArr := v.([]any); isArr {
@@ -402,8 +401,8 @@ func callIntrinsic(name string, args []any, ev *evalEnv) (any, error) {
 		h.Write([]byte(data))
 		return hex.EncodeToString(h.Sum(nil)), nil
 	case "States.JsonMerge":
-		a, ok := args[0].(map[string]any)
-		b, ok2 := args[1].(map[string]any)
+		a, ok := args[0].(*object)
+		b, ok2 := args[1].(*object)
 		deep, ok3 := args[2].(bool)
 		if !ok || !ok2 || !ok3 {
 			return nil, ierr("Invalid arguments in States.JsonMerge")
@@ -411,9 +410,9 @@ func callIntrinsic(name string, args []any, ev *evalEnv) (any, error) {
 		if deep {
 			return nil, ierr("States.JsonMerge does not support deep merge")
 		}
-		out := deepCopy(a).(map[string]any)
-		for k, v := range b {
-			out[k] = deepCopy(v)
+		out := deepCopy(a).(*object)
+		for i, k := range b.keys {
+			out.set(k, deepCopy(b.vals[i]))
 		}
 		return out, nil
 	case "States.MathRandom":
@@ -462,15 +461,10 @@ func formatArg(v any) string {
 		return t
 	case nil:
 		return "null"
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = k + "=" + formatArg(t[k])
+	case *object:
+		parts := make([]string, len(t.keys))
+		for i, k := range t.keys {
+			parts[i] = k + "=" + formatArg(t.vals[i])
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	case []any:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/google/uuid"
@@ -96,30 +98,50 @@ func exprBody(s string) string { return strings.TrimSpace(s[2 : len(s)-2]) }
 // jsonataNull is how jsonata-go represents JSON null.
 var jsonataNull *any
 
-// toJSONata converts a value to the types jsonata-go computes with (float64 numbers).
-func toJSONata(v any) any {
+// jsonataOrder carries object member order across the jsonata-go boundary,
+// which computes with plain maps. Objects handed in are remembered by map
+// identity, so a result that passes one through keeps its order; objects the
+// expression builds are ordered by where their keys are written in the
+// expression; anything else falls back to key order.
+type jsonataOrder struct {
+	known map[uintptr]*object
+	src   string
+}
+
+// toJSONata converts a value to the types jsonata-go computes with (float64 numbers, maps).
+func toJSONata(v any) any { return (*jsonataOrder)(nil).to(v) }
+
+func (jo *jsonataOrder) to(v any) any {
 	switch t := v.(type) {
 	case json.Number:
 		f, _ := t.Float64()
 		return f
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[k] = toJSONata(x)
+	case *object:
+		m := make(map[string]any, t.len())
+		for i, k := range t.keys {
+			m[k] = jo.to(t.vals[i])
+		}
+		if jo != nil {
+			if jo.known == nil {
+				jo.known = map[uintptr]*object{}
+			}
+			jo.known[reflect.ValueOf(m).Pointer()] = t
 		}
 		return m
 	case []any:
 		a := make([]any, len(t))
 		for i, x := range t {
-			a[i] = toJSONata(x)
+			a[i] = jo.to(x)
 		}
 		return a
 	}
 	return v
 }
 
-// fromJSONata converts a jsonata-go result back to a value (json.Number numbers).
-func fromJSONata(v any) any {
+// fromJSONata converts a jsonata-go result back to a value (json.Number numbers, objects).
+func fromJSONata(v any) any { return (*jsonataOrder)(nil).from(v) }
+
+func (jo *jsonataOrder) from(v any) any {
 	switch t := v.(type) {
 	case nil, string, bool, json.Number:
 		return t
@@ -127,23 +149,26 @@ func fromJSONata(v any) any {
 		if t == nil {
 			return nil
 		}
-		return fromJSONata(*t)
+		return jo.from(*t)
 	case float64:
 		return numberOf(t)
 	case int:
 		return intNumber(int64(t))
 	case int64:
 		return intNumber(t)
+	case *object:
+		return t
 	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[k] = fromJSONata(x)
+		keys := jo.order(t)
+		o := newObject(len(keys))
+		for _, k := range keys {
+			o.set(k, jo.from(t[k]))
 		}
-		return m
+		return o
 	case []any:
 		a := make([]any, len(t))
 		for i, x := range t {
-			a[i] = fromJSONata(x)
+			a[i] = jo.from(x)
 		}
 		return a
 	}
@@ -159,14 +184,59 @@ func fromJSONata(v any) any {
 	return out
 }
 
+// order lists m's keys: an input object's order when m is (a filtered form
+// of) one, else by the position of the key in the expression, else sorted.
+func (jo *jsonataOrder) order(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	if jo != nil {
+		if o := jo.known[reflect.ValueOf(m).Pointer()]; o != nil {
+			for _, k := range o.keys {
+				if _, ok := m[k]; ok {
+					keys = append(keys, k)
+				}
+			}
+			if len(keys) == len(m) {
+				return keys
+			}
+			keys = keys[:0]
+		}
+	}
+	for k := range m {
+		keys = append(keys, k)
+	}
+	pos := func(k string) int {
+		if jo == nil {
+			return -1
+		}
+		i := strings.Index(jo.src, `"`+k+`"`)
+		if j := strings.Index(jo.src, "'"+k+"'"); j >= 0 && (i < 0 || j < i) {
+			i = j
+		}
+		return i
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		pa, pb := pos(keys[a]), pos(keys[b])
+		switch {
+		case pa >= 0 && pb >= 0 && pa != pb:
+			return pa < pb
+		case pa >= 0 && pb < 0:
+			return true
+		case pa < 0 && pb >= 0:
+			return false
+		}
+		return keys[a] < keys[b]
+	})
+	return keys
+}
+
 // statesVar builds the $states object: input, context and, where defined, result and errorOutput.
-func (ev *evalEnv) statesVar() map[string]any {
-	s := map[string]any{"input": ev.stateInput, "context": ev.ctx}
+func (ev *evalEnv) statesVar() *object {
+	s := obj("input", ev.stateInput, "context", ev.ctx)
 	if ev.hasResult {
-		s["result"] = ev.result
+		s.set("result", ev.result)
 	}
 	if ev.hasErrorOutput {
-		s["errorOutput"] = ev.errorOutput
+		s.set("errorOutput", ev.errorOutput)
 	}
 	return s
 }
@@ -183,6 +253,7 @@ func (ev *evalEnv) evalExpr(src, location string) (any, error) {
 	if err != nil {
 		return nil, queryError(location, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %v", body, location, err)
 	}
+	jo := &jsonataOrder{src: body}
 	vars := map[string]any{}
 	if ev.vars != nil {
 		for k, v := range ev.vars.all() {
@@ -190,10 +261,10 @@ func (ev *evalEnv) evalExpr(src, location string) (any, error) {
 				vars[k] = jsonataNull // a bare nil would read as undefined
 				continue
 			}
-			vars[k] = toJSONata(v)
+			vars[k] = jo.to(v)
 		}
 	}
-	vars["states"] = toJSONata(ev.statesVar())
+	vars["states"] = jo.to(ev.statesVar())
 	if err := e.RegisterVars(vars); err != nil {
 		return nil, queryError(location, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %v", body, location, err)
 	}
@@ -204,7 +275,7 @@ func (ev *evalEnv) evalExpr(src, location string) (any, error) {
 	if err != nil {
 		return nil, queryError(location, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %s", body, location, jsonataErrorText(err))
 	}
-	return fromJSONata(v), nil
+	return jo.from(v), nil
 }
 
 // jsonataErrorText renders an evaluation error with the jsonata-js code where known.
@@ -234,14 +305,14 @@ func (ev *evalEnv) evalJSONataTemplate(t any, location string) (any, error) {
 			return ev.evalExpr(x, location)
 		}
 		return x, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, v := range x {
-			val, err := ev.evalJSONataTemplate(v, location+"/"+k)
+	case *object:
+		out := newObject(x.len())
+		for i, k := range x.keys {
+			val, err := ev.evalJSONataTemplate(x.vals[i], location+"/"+k)
 			if err != nil {
 				return nil, err
 			}
-			out[k] = val
+			out.set(k, val)
 		}
 		return out, nil
 	case []any:

@@ -290,12 +290,11 @@ func jaywayPath(steps []pathStep) string {
 func stepDefinite(v any, st pathStep) (any, bool) {
 	switch st.kind {
 	case stepField:
-		m, ok := v.(map[string]any)
+		m, ok := v.(*object)
 		if !ok {
 			return nil, false
 		}
-		x, ok := m[st.name]
-		return x, ok
+		return m.get(st.name)
 	case stepIndex:
 		a, ok := v.([]any)
 		if !ok {
@@ -323,12 +322,8 @@ func stepAll(v any, st pathStep) []any {
 		switch t := v.(type) {
 		case []any:
 			return append([]any(nil), t...)
-		case map[string]any:
-			var out []any
-			for _, k := range sortedKeys(t) {
-				out = append(out, t[k])
-			}
-			return out
+		case *object:
+			return append([]any(nil), t.vals...)
 		}
 	case stepUnion:
 		var out []any
@@ -360,16 +355,14 @@ func stepAll(v any, st pathStep) []any {
 		var walk func(x any)
 		walk = func(x any) {
 			switch t := x.(type) {
-			case map[string]any:
+			case *object:
 				if st.name == "*" {
-					for _, k := range sortedKeys(t) {
-						out = append(out, t[k])
-					}
-				} else if y, ok := t[st.name]; ok {
+					out = append(out, t.vals...)
+				} else if y, ok := t.get(st.name); ok {
 					out = append(out, y)
 				}
-				for _, k := range sortedKeys(t) {
-					walk(t[k])
+				for _, x := range t.vals {
+					walk(x)
 				}
 			case []any:
 				for _, y := range t {
@@ -391,7 +384,7 @@ func stepAll(v any, st pathStep) []any {
 					out = append(out, y)
 				}
 			}
-		case map[string]any:
+		case *object:
 			if st.filter.match(t) {
 				out = append(out, t)
 			}
@@ -583,25 +576,25 @@ func setPath(root any, p *jsonPath, value any) (any, error) {
 	}
 	root = deepCopy(root)
 	if root == nil {
-		root = map[string]any{}
+		root = newObject(1)
 	}
 	cur := root
 	for i, st := range p.steps {
 		last := i == len(p.steps)-1
 		switch st.kind {
 		case stepField:
-			m, ok := cur.(map[string]any)
+			m, ok := cur.(*object)
 			if !ok {
 				return nil, fmt.Errorf("Unable to apply ResultPath: %s is not an object", jaywayPath(p.steps[:i]))
 			}
 			if last {
-				m[st.name] = value
+				m.set(st.name, value)
 				return root, nil
 			}
-			next, ok := m[st.name]
+			next, ok := m.get(st.name)
 			if !ok || next == nil {
-				next = map[string]any{}
-				m[st.name] = next
+				next = newObject(1)
+				m.set(st.name, next)
 			}
 			cur = next
 		case stepIndex:

@@ -91,9 +91,12 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 	// A distributed Map runs its iterations as child executions: the parent
 	// history only shows MapRunStarted/MapRunSucceeded.
 	distributed := false
-	if ip, ok := st.f["ItemProcessor"].(map[string]any); ok {
-		if pc, ok := ip["ProcessorConfig"].(map[string]any); ok {
-			distributed = pc["Mode"] == "DISTRIBUTED"
+	for _, key := range []string{"ItemProcessor", "Iterator"} {
+		if ip, ok := st.f.val(key).(*object); ok {
+			if pc, ok := ip.val("ProcessorConfig").(*object); ok {
+				distributed = pc.val("Mode") == "DISTRIBUTED"
+			}
+			break
 		}
 	}
 	run := r
@@ -107,7 +110,7 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		in := it
 		if st.hasItemSelector {
 			c := r.contextObject(&state{name: st.name}, r.clock.Now(), &mapItem{index: i, value: it})
-			c["State"] = ev.ctx["State"]
+			c.set("State", ev.ctx.val("State"))
 			iev := ev.with(eff)
 			iev.ctx = c
 			var v any
@@ -219,9 +222,9 @@ func (r *runner) mapIterations(ctx context.Context, st *state, ins, results []an
 			if first == nil {
 				first = f
 			}
-			errOut := map[string]any{"Error": f.Error}
+			errOut := obj("Error", f.Error)
 			if f.hasCause {
-				errOut["Cause"] = f.Cause
+				errOut.set("Cause", f.Cause)
 			}
 			results[i] = errOut
 			if lim.exceeded(failed, len(ins)) {
@@ -267,7 +270,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 	for _, field := range []string{"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"} {
 		var v any
 		var src string
-		if raw, ok := st.f[field]; ok {
+		if raw, ok := st.f.get(field); ok {
 			v = raw
 			if st.jsonata && isExpr(raw) {
 				var err error
@@ -275,7 +278,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 					return lim, asFailure(err)
 				}
 			}
-		} else if s, ok := st.f[field+"Path"].(string); ok {
+		} else if s, ok := st.f.val(field + "Path").(string); ok {
 			p, err := compilePath(s)
 			if err != nil {
 				continue
@@ -321,7 +324,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 
 // jsonataItems evaluates a JSONata Map's Items (default: the state input), which must be an array.
 func jsonataItems(st *state, ev *evalEnv, input any) (any, *failure) {
-	raw, ok := st.f["Items"]
+	raw, ok := st.f.get("Items")
 	if !ok {
 		if _, isArr := input.([]any); !isArr {
 			return nil, asFailure(queryError("", "Map state input must be an array but was: %s", encodeString(input)))

@@ -41,15 +41,15 @@ type catcher struct {
 	errorEquals []string
 	next        string
 	resultPath  optPath
-	raw         map[string]any
+	raw         *object
 	output      any // JSONata Output
 	hasOutput   bool
-	assign      map[string]any
+	assign      *object
 }
 
 type state struct {
 	name, typ string
-	f         map[string]any
+	f         *object
 	next      string
 	end       bool
 	jsonata   bool // QueryLanguage JSONata
@@ -59,7 +59,7 @@ type state struct {
 	hasArguments bool
 	output       any
 	hasOutput    bool
-	assign       map[string]any
+	assign       *object
 
 	inputPath, outputPath, resultPath optPath
 	parameters                        any
@@ -111,13 +111,13 @@ func Parse(def []byte) (*Machine, error) {
 	if err := decodeJSON(def, &doc); err != nil {
 		return nil, &DefinitionError{Code: "INVALID_JSON_DESCRIPTION", Message: err.Error()}
 	}
-	top, _ := doc.(map[string]any)
+	top, _ := doc.(*object)
 	p := &parser{}
 	g := p.graph(top, "", "JSONPath")
 	if p.err != nil {
 		return nil, p.err
 	}
-	if v, ok := top["TimeoutSeconds"]; ok {
+	if v, ok := top.get("TimeoutSeconds"); ok {
 		n, ok := asInteger(v)
 		if !ok || n <= 0 {
 			return nil, &DefinitionError{Code: "SCHEMA_VALIDATION_FAILED", Message: "TimeoutSeconds must be a positive integer at /TimeoutSeconds"}
@@ -147,30 +147,30 @@ func (p *parser) fail(code, format string, a ...any) {
 
 func (p *parser) schema(format string, a ...any) { p.fail("SCHEMA_VALIDATION_FAILED", format, a...) }
 
-func (p *parser) graph(doc map[string]any, at string, ql string) *graph {
+func (p *parser) graph(doc *object, at string, ql string) *graph {
 	g := &graph{states: map[string]*state{}, queryLanguage: ql}
 	if doc == nil {
 		p.schema("Definition must be a JSON object at %s/", at)
 		return g
 	}
-	if q, ok := doc["QueryLanguage"].(string); ok {
+	if q, ok := doc.val("QueryLanguage").(string); ok {
 		if q != "JSONPath" && q != "JSONata" {
 			p.schema("Value is not one of the allowed values [JSONPath, JSONata] at %s/QueryLanguage", at)
 		}
 		g.queryLanguage = q
 	}
-	start, ok := doc["StartAt"].(string)
+	start, ok := doc.val("StartAt").(string)
 	if !ok {
 		p.schema("These fields are required: [StartAt] at %s/", at)
 	}
 	g.startAt = start
-	states, ok := doc["States"].(map[string]any)
-	if !ok || len(states) == 0 {
+	states, ok := doc.val("States").(*object)
+	if !ok || states.len() == 0 {
 		p.schema("These fields are required: [States] at %s/", at)
 		return g
 	}
-	for name, v := range states {
-		sf, ok := v.(map[string]any)
+	for i, name := range states.keys {
+		sf, ok := states.vals[i].(*object)
 		if !ok {
 			p.schema("State must be an object at %s/States/%s", at, name)
 			continue
@@ -199,29 +199,29 @@ func (p *parser) graph(doc map[string]any, at string, ql string) *graph {
 
 var stateTypes = map[string]bool{"Task": true, "Pass": true, "Choice": true, "Wait": true, "Succeed": true, "Fail": true, "Parallel": true, "Map": true}
 
-func (p *parser) state(name string, f map[string]any, at string, ql string) *state {
+func (p *parser) state(name string, f *object, at string, ql string) *state {
 	s := &state{name: name, f: f}
-	s.typ, _ = f["Type"].(string)
+	s.typ, _ = f.val("Type").(string)
 	if !stateTypes[s.typ] {
 		p.schema("Value is not one of the allowed values [Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map] at %s/Type", at)
 		return s
 	}
-	if q, ok := f["QueryLanguage"].(string); ok {
+	if q, ok := f.val("QueryLanguage").(string); ok {
 		ql = q
 	}
 	if ql == "JSONata" {
-		f["QueryLanguage"] = "JSONata"
+		f.set("QueryLanguage", "JSONata")
 		s.jsonata = true
 	}
-	if v, ok := f["Arguments"]; ok {
+	if v, ok := f.get("Arguments"); ok {
 		s.arguments, s.hasArguments = v, true
 	}
-	if v, ok := f["Output"]; ok {
+	if v, ok := f.get("Output"); ok {
 		s.output, s.hasOutput = v, true
 	}
 	s.assign = p.assign(f, at, s.jsonata)
-	s.next, _ = f["Next"].(string)
-	s.end, _ = f["End"].(bool)
+	s.next, _ = f.val("Next").(string)
+	s.end, _ = f.val("End").(bool)
 	switch s.typ {
 	case "Choice", "Succeed", "Fail":
 	default:
@@ -232,30 +232,30 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 	s.inputPath = p.optPath(f, "InputPath", at)
 	s.outputPath = p.optPath(f, "OutputPath", at)
 	s.resultPath = p.optPath(f, "ResultPath", at)
-	if v, ok := f["Parameters"]; ok {
+	if v, ok := f.get("Parameters"); ok {
 		s.parameters, s.hasParameters = v, true
 		p.template(v, at+"/Parameters")
 	}
-	if v, ok := f["ResultSelector"]; ok {
+	if v, ok := f.get("ResultSelector"); ok {
 		s.resultSelector, s.hasResultSelector = v, true
 		p.template(v, at+"/ResultSelector")
 	}
-	if v, ok := f["Result"]; ok {
+	if v, ok := f.get("Result"); ok {
 		s.result, s.hasResult = v, true
 	}
-	if rs, ok := f["Retry"].([]any); ok {
+	if rs, ok := f.val("Retry").([]any); ok {
 		for i, r := range rs {
 			s.retry = append(s.retry, p.retrier(r, fmt.Sprintf("%s/Retry[%d]", at, i), i == len(rs)-1))
 		}
 	}
-	if cs, ok := f["Catch"].([]any); ok {
+	if cs, ok := f.val("Catch").([]any); ok {
 		for i, c := range cs {
-			cm, _ := c.(map[string]any)
+			cm, _ := c.(*object)
 			ca := catcher{raw: cm}
-			ca.errorEquals = p.errorEquals(cm["ErrorEquals"], fmt.Sprintf("%s/Catch[%d]", at, i), i == len(cs)-1)
-			ca.next, _ = cm["Next"].(string)
+			ca.errorEquals = p.errorEquals(cm.val("ErrorEquals"), fmt.Sprintf("%s/Catch[%d]", at, i), i == len(cs)-1)
+			ca.next, _ = cm.val("Next").(string)
 			ca.resultPath = p.optPath(cm, "ResultPath", at)
-			if v, ok := cm["Output"]; ok {
+			if v, ok := cm.get("Output"); ok {
 				ca.output, ca.hasOutput = v, true
 			}
 			ca.assign = p.assign(cm, fmt.Sprintf("%s/Catch[%d]", at, i), s.jsonata)
@@ -264,11 +264,11 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 	}
 	switch s.typ {
 	case "Task":
-		s.resource, _ = f["Resource"].(string)
+		s.resource, _ = f.val("Resource").(string)
 		if s.resource == "" {
 			p.schema("These fields are required: [Resource] at %s", at)
 		}
-		if v, ok := f["TimeoutSeconds"]; ok {
+		if v, ok := f.get("TimeoutSeconds"); ok {
 			n, ok := asInteger(v)
 			if !ok || n <= 0 {
 				if str, isStr := v.(string); !(isStr && strings.HasPrefix(str, "{%")) {
@@ -280,20 +280,20 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 		s.timeoutSecondsPath = p.path(f, "TimeoutSecondsPath", at)
 		s.heartbeatPath = p.path(f, "HeartbeatSecondsPath", at)
 	case "Choice":
-		cs, _ := f["Choices"].([]any)
+		cs, _ := f.val("Choices").([]any)
 		if len(cs) == 0 {
 			p.schema("These fields are required: [Choices] at %s", at)
 		}
 		for i, c := range cs {
-			cm, _ := c.(map[string]any)
+			cm, _ := c.(*object)
 			r := p.choiceRule(cm, fmt.Sprintf("%s/Choices[%d]", at, i), true)
 			r.assign = p.assign(cm, fmt.Sprintf("%s/Choices[%d]", at, i), s.jsonata)
 			s.choices = append(s.choices, r)
 		}
-		s.defaultTo, _ = f["Default"].(string)
+		s.defaultTo, _ = f.val("Default").(string)
 	case "Wait":
 		n := 0
-		if v, ok := f["Seconds"]; ok {
+		if v, ok := f.get("Seconds"); ok {
 			n++
 			if i, ok := asInteger(v); ok {
 				if i < 0 {
@@ -304,7 +304,7 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 				p.schema("Seconds must be an integer at %s/Seconds", at)
 			}
 		}
-		if v, ok := f["Timestamp"]; ok {
+		if v, ok := f.get("Timestamp"); ok {
 			n++
 			str, _ := v.(string)
 			if t, err := parseTimestamp(str); err == nil {
@@ -313,11 +313,11 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 				p.schema("String does not match RFC3339 timestamp at %s/Timestamp", at)
 			}
 		}
-		if _, ok := f["SecondsPath"]; ok {
+		if _, ok := f.get("SecondsPath"); ok {
 			n++
 			s.secondsPath = p.path(f, "SecondsPath", at)
 		}
-		if _, ok := f["TimestampPath"]; ok {
+		if _, ok := f.get("TimestampPath"); ok {
 			n++
 			s.timestampPath = p.path(f, "TimestampPath", at)
 		}
@@ -325,43 +325,43 @@ func (p *parser) state(name string, f map[string]any, at string, ql string) *sta
 			p.schema("A Wait state must have exactly one of Seconds, Timestamp, SecondsPath, TimestampPath at %s", at)
 		}
 	case "Fail":
-		if v, ok := f["Error"].(string); ok {
+		if v, ok := f.val("Error").(string); ok {
 			s.errorName = &v
 		}
-		if v, ok := f["Cause"].(string); ok {
+		if v, ok := f.val("Cause").(string); ok {
 			s.cause = &v
 		}
 		s.errorPath, s.errorCall = p.pathOrCall(f, "ErrorPath", at)
 		s.causePath, s.causeCall = p.pathOrCall(f, "CausePath", at)
 	case "Parallel":
-		bs, _ := f["Branches"].([]any)
+		bs, _ := f.val("Branches").([]any)
 		for i, b := range bs {
-			bm, _ := b.(map[string]any)
+			bm, _ := b.(*object)
 			s.branches = append(s.branches, p.graph(bm, fmt.Sprintf("%s/Branches[%d]", at, i), ql))
 		}
 	case "Map":
-		it, ok := f["ItemProcessor"].(map[string]any)
+		it, ok := f.val("ItemProcessor").(*object)
 		if !ok {
-			it, _ = f["Iterator"].(map[string]any)
+			it, _ = f.val("Iterator").(*object)
 		}
 		s.iterator = p.graph(it, at+"/ItemProcessor", ql)
 		s.itemsPath = p.optPath(f, "ItemsPath", at)
-		if v, ok := f["ItemSelector"]; ok {
+		if v, ok := f.get("ItemSelector"); ok {
 			s.itemSelector, s.hasItemSelector = v, true
 			p.template(v, at+"/ItemSelector")
-		} else if v, ok := f["Parameters"]; ok {
+		} else if v, ok := f.get("Parameters"); ok {
 			s.itemSelector, s.hasItemSelector = v, true
 			s.hasParameters = false
 		}
-		if v, ok := f["MaxConcurrency"]; ok {
+		if v, ok := f.get("MaxConcurrency"); ok {
 			s.maxConcurrency, _ = asInteger(v)
 		}
 	}
 	return s
 }
 
-func (p *parser) optPath(f map[string]any, key, at string) optPath {
-	v, ok := f[key]
+func (p *parser) optPath(f *object, key, at string) optPath {
+	v, ok := f.get(key)
 	if !ok {
 		return optPath{}
 	}
@@ -373,7 +373,7 @@ func (p *parser) optPath(f map[string]any, key, at string) optPath {
 		p.schema("%s must be a string at %s/%s", key, at, key)
 		return optPath{}
 	}
-	if f["QueryLanguage"] == "JSONata" {
+	if f.val("QueryLanguage") == "JSONata" {
 		return optPath{}
 	}
 	jp, err := compilePath(str)
@@ -384,13 +384,13 @@ func (p *parser) optPath(f map[string]any, key, at string) optPath {
 	return optPath{set: true, path: jp}
 }
 
-func (p *parser) path(f map[string]any, key, at string) *jsonPath {
+func (p *parser) path(f *object, key, at string) *jsonPath {
 	op := p.optPath(f, key, at)
 	return op.path
 }
 
-func (p *parser) pathOrCall(f map[string]any, key, at string) (*jsonPath, *intrinsicCall) {
-	str, ok := f[key].(string)
+func (p *parser) pathOrCall(f *object, key, at string) (*jsonPath, *intrinsicCall) {
+	str, ok := f.val(key).(string)
 	if !ok {
 		return nil, nil
 	}
@@ -405,12 +405,12 @@ func (p *parser) pathOrCall(f map[string]any, key, at string) (*jsonPath, *intri
 }
 
 // assign reads an Assign block; in JSONPath mode it is a payload template.
-func (p *parser) assign(f map[string]any, at string, jsonata bool) map[string]any {
-	v, ok := f["Assign"]
+func (p *parser) assign(f *object, at string, jsonata bool) *object {
+	v, ok := f.get("Assign")
 	if !ok {
 		return nil
 	}
-	m, ok := v.(map[string]any)
+	m, ok := v.(*object)
 	if !ok {
 		p.schema("Assign must be an object at %s/Assign", at)
 		return nil
@@ -424,8 +424,9 @@ func (p *parser) assign(f map[string]any, at string, jsonata bool) map[string]an
 // template validates a payload template: every ".$" value must be a path or intrinsic call.
 func (p *parser) template(v any, at string) {
 	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
+	case *object:
+		for i, k := range t.keys {
+			x := t.vals[i]
 			if strings.HasSuffix(k, ".$") {
 				str, ok := x.(string)
 				if !ok || !validDynamic(str) {
@@ -471,38 +472,38 @@ func (p *parser) errorEquals(v any, at string, last bool) []string {
 }
 
 func (p *parser) retrier(v any, at string, last bool) retrier {
-	m, _ := v.(map[string]any)
+	m, _ := v.(*object)
 	r := retrier{interval: 1, maxAttempts: 3, backoff: 2}
-	r.errorEquals = p.errorEquals(m["ErrorEquals"], at, last)
-	if x, ok := m["IntervalSeconds"]; ok {
+	r.errorEquals = p.errorEquals(m.val("ErrorEquals"), at, last)
+	if x, ok := m.get("IntervalSeconds"); ok {
 		n, ok := asInteger(x)
 		if !ok || n < 1 {
 			p.schema("IntervalSeconds must be a positive integer at %s/IntervalSeconds", at)
 		}
 		r.interval = float64(n)
 	}
-	if x, ok := m["MaxAttempts"]; ok {
+	if x, ok := m.get("MaxAttempts"); ok {
 		n, ok := asInteger(x)
 		if !ok || n < 0 {
 			p.schema("MaxAttempts must be a non-negative integer at %s/MaxAttempts", at)
 		}
 		r.maxAttempts = int(n)
 	}
-	if x, ok := m["BackoffRate"]; ok {
+	if x, ok := m.get("BackoffRate"); ok {
 		f, ok := toFloat(x)
 		if !ok || f < 1 {
 			p.schema("BackoffRate must be a number >= 1.0 at %s/BackoffRate", at)
 		}
 		r.backoff = f
 	}
-	if x, ok := m["MaxDelaySeconds"]; ok {
+	if x, ok := m.get("MaxDelaySeconds"); ok {
 		n, ok := asInteger(x)
 		if !ok || n < 1 {
 			p.schema("MaxDelaySeconds must be a positive integer at %s/MaxDelaySeconds", at)
 		}
 		r.maxDelay = float64(n)
 	}
-	if x, ok := m["JitterStrategy"]; ok {
+	if x, ok := m.get("JitterStrategy"); ok {
 		switch x {
 		case "FULL":
 			r.jitterFull = true

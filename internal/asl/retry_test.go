@@ -176,13 +176,13 @@ func TestCatch(t *testing.T) {
 			name:       "DefaultResultPathReplacesInput",
 			catch:      `[{"ErrorEquals":["E"],"Next":"Handler"}]`,
 			wantStatus: StatusSucceeded,
-			wantOutput: `{"Cause":"boom 0","Error":"E"}`,
+			wantOutput: `{"Error":"E","Cause":"boom 0"}`,
 		},
 		{
 			name:       "ResultPathInjectsErrorIntoInput",
 			catch:      `[{"ErrorEquals":["E"],"ResultPath":"$.err","Next":"Handler"}]`,
 			wantStatus: StatusSucceeded,
-			wantOutput: `{"err":{"Cause":"boom 0","Error":"E"},"in":1}`,
+			wantOutput: `{"in":1,"err":{"Error":"E","Cause":"boom 0"}}`,
 		},
 		{
 			name:       "ResultPathNullKeepsInput",
@@ -194,7 +194,7 @@ func TestCatch(t *testing.T) {
 			name:       "FirstMatchingCatcherWins",
 			catch:      `[{"ErrorEquals":["Other"],"ResultPath":"$.other","Next":"Handler"},{"ErrorEquals":["States.TaskFailed"],"ResultPath":"$.tf","Next":"Handler"},{"ErrorEquals":["States.ALL"],"ResultPath":"$.all","Next":"Handler"}]`,
 			wantStatus: StatusSucceeded,
-			wantOutput: `{"in":1,"tf":{"Cause":"boom 0","Error":"E"}}`,
+			wantOutput: `{"in":1,"tf":{"Error":"E","Cause":"boom 0"}}`,
 		},
 		{
 			name:       "NoMatchFailsExecution",

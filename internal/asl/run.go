@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,7 @@ func asFailure(err error) *failure {
 // data, the context object and the variables.
 type evalEnv struct {
 	input any
-	ctx   map[string]any
+	ctx   *object
 	rand  func() float64
 	vars  *varScope
 
@@ -112,8 +113,8 @@ type runner struct {
 	region   string
 	mu       sync.Mutex
 	nextID   int64
-	execCtx  map[string]any
-	smCtx    map[string]any
+	execCtx  *object
+	smCtx    *object
 	deadline time.Time
 }
 
@@ -121,6 +122,9 @@ type runner struct {
 type thread struct {
 	r    *runner
 	last int64
+	// enteredText, when set, is the next StateEntered input text: the
+	// execution input exactly as the caller wrote it.
+	enteredText string
 }
 
 func (t *thread) emit(typ string, details any) int64 {
@@ -173,9 +177,11 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 		return r.exec
 	}
 	r.exec.Input = encodeJSON(in)
-	r.append("ExecutionStarted", 0, map[string]any{"input": encodeString(in), "inputDetails": payloadDetails{}, "roleArn": roleArn})
-	r.execCtx = map[string]any{"Id": execArn, "Input": in, "Name": opt.Name, "RoleArn": roleArn, "StartTime": isoTime(r.exec.StartDate), "RedriveCount": intNumber(0)}
-	r.smCtx = map[string]any{"Id": opt.StateMachineArn, "Name": smName}
+	// AWS echoes the execution input text as given, both here and as the first state's input.
+	th.enteredText = inputText(input, in)
+	r.append("ExecutionStarted", 0, map[string]any{"input": th.enteredText, "inputDetails": payloadDetails{}, "roleArn": roleArn})
+	r.execCtx = obj("Id", execArn, "Input", in, "Name", opt.Name, "RoleArn", roleArn, "StartTime", isoTime(r.exec.StartDate), "RedriveCount", intNumber(0))
+	r.smCtx = obj("Id", opt.StateMachineArn, "Name", smName)
 	if m.graph.timeoutSeconds > 0 {
 		r.deadline = r.exec.StartDate.Add(time.Duration(m.graph.timeoutSeconds) * time.Second)
 		var cancel context.CancelFunc
@@ -243,16 +249,21 @@ func (r *runner) stopped(ctx context.Context) *failure {
 	return nil
 }
 
-func (r *runner) contextObject(st *state, entered time.Time, item *mapItem) map[string]any {
-	c := map[string]any{
-		"Execution":    r.execCtx,
-		"StateMachine": r.smCtx,
-		"State":        map[string]any{"Name": st.name, "EnteredTime": isoTime(entered)},
-	}
+func (r *runner) contextObject(st *state, entered time.Time, item *mapItem) *object {
+	c := obj("Execution", r.execCtx, "State", obj("EnteredTime", isoTime(entered), "Name", st.name), "StateMachine", r.smCtx)
 	if item != nil {
-		c["Map"] = map[string]any{"Item": map[string]any{"Index": intNumber(int64(item.index)), "Value": item.value}}
+		c.set("Map", obj("Item", obj("Index", intNumber(int64(item.index)), "Value", item.value)))
 	}
 	return c
+}
+
+// inputText is the execution input as the caller wrote it (surrounding
+// whitespace trimmed), or its compact encoding when there was none.
+func inputText(raw []byte, v any) string {
+	if t := bytes.TrimSpace(raw); len(t) > 0 {
+		return string(t)
+	}
+	return encodeString(v)
 }
 
 // applyInput applies InputPath: absent → whole input, null → {}.
@@ -261,7 +272,7 @@ func applyInput(p optPath, ev *evalEnv) (any, error) {
 		return ev.input, nil
 	}
 	if p.null {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	v, err := ev.path(p.path)
 	if err != nil {
@@ -275,7 +286,7 @@ func applyOutputPath(p optPath, v any, ev *evalEnv) (any, error) {
 		return v, nil
 	}
 	if p.null {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	out, err := ev.pathOn(p.path, v)
 	if err != nil {
@@ -310,15 +321,16 @@ func applyResultPath(p optPath, rawInput, result any) (any, error) {
 // evalTemplate evaluates a payload template (Parameters, ResultSelector, ItemSelector).
 func evalTemplate(t any, ev *evalEnv) (any, error) {
 	switch x := t.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, v := range x {
+	case *object:
+		out := newObject(x.len())
+		for i, k := range x.keys {
+			v := x.vals[i]
 			if !strings.HasSuffix(k, ".$") {
 				val, err := evalTemplate(v, ev)
 				if err != nil {
 					return nil, err
 				}
-				out[k] = val
+				out.set(k, val)
 				continue
 			}
 			expr, _ := v.(string)
@@ -332,7 +344,7 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				out[name] = val
+				out.set(name, val)
 				continue
 			}
 			p, err := compilePath(expr)
@@ -343,7 +355,7 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 			if err != nil {
 				return nil, runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", expr, k, encodeString(ev.input))
 			}
-			out[name] = val
+			out.set(name, val)
 		}
 		return out, nil
 	case []any:

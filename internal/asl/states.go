@@ -62,7 +62,7 @@ func exitedDetails(name string, out any, assigned map[string]any) map[string]any
 
 // evalAssign evaluates an Assign block against the state-entry variables. In
 // JSONPath mode "$" is root (the state's result, or its error output in a Catcher).
-func evalAssign(st *state, assign map[string]any, ev *evalEnv, root any) (map[string]any, error) {
+func evalAssign(st *state, assign *object, ev *evalEnv, root any) (map[string]any, error) {
 	if assign == nil {
 		return nil, nil
 	}
@@ -76,9 +76,11 @@ func evalAssign(st *state, assign map[string]any, ev *evalEnv, root any) (map[st
 	if err != nil {
 		return nil, err
 	}
-	m, _ := v.(map[string]any)
-	if m == nil {
-		m = map[string]any{}
+	m := map[string]any{}
+	if o, ok := v.(*object); ok {
+		for i, k := range o.keys {
+			m[k] = o.vals[i]
+		}
 	}
 	return m, nil
 }
@@ -88,7 +90,11 @@ func (r *runner) runState(ctx context.Context, st *state, input any, th *thread,
 		return nil, "", f
 	}
 	enteredPrev := th.last
-	enteredID := th.emit(st.typ+"StateEntered", stateEnteredDetails(st.name, input))
+	enteredDetails := stateEnteredDetails(st.name, input)
+	if th.enteredText != "" {
+		enteredDetails["input"], th.enteredText = th.enteredText, ""
+	}
+	enteredID := th.emit(st.typ+"StateEntered", enteredDetails)
 	ev := &evalEnv{input: input, ctx: r.contextObject(st, r.clock.Now(), nil), rand: r.rand, vars: vars, stateInput: input,
 		st: st, th: th, enteredID: enteredID, enteredPrev: enteredPrev}
 	defer func() {
@@ -232,7 +238,7 @@ func (r *runner) failState(st *state, ev *evalEnv) *failure {
 	}
 	if st.jsonata {
 		for _, field := range []string{"Error", "Cause"} {
-			raw, ok := st.f[field].(string)
+			raw, ok := st.f.val(field).(string)
 			if !ok || !isExpr(raw) {
 				continue
 			}
@@ -291,8 +297,8 @@ func (r *runner) failState(st *state, ev *evalEnv) *failure {
 func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *failure {
 	var d time.Duration
 	switch {
-	case st.jsonata && isExpr(st.f["Seconds"]):
-		v, err := ev.evalExpr(st.f["Seconds"].(string), "Seconds")
+	case st.jsonata && isExpr(st.f.val("Seconds")):
+		v, err := ev.evalExpr(st.f.val("Seconds").(string), "Seconds")
 		if err != nil {
 			return asFailure(err)
 		}
@@ -301,8 +307,8 @@ func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *fai
 			return asFailure(queryError("Seconds", "The Seconds field must be a non-negative integer, but was: %s", encodeString(v)))
 		}
 		d = time.Duration(n) * time.Second
-	case st.jsonata && isExpr(st.f["Timestamp"]):
-		v, err := ev.evalExpr(st.f["Timestamp"].(string), "Timestamp")
+	case st.jsonata && isExpr(st.f.val("Timestamp")):
+		v, err := ev.evalExpr(st.f.val("Timestamp").(string), "Timestamp")
 		if err != nil {
 			return asFailure(err)
 		}
@@ -372,7 +378,7 @@ func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *ev
 		}
 		switch st.typ {
 		case "Task":
-			ev.ctx["State"].(map[string]any)["RetryCount"] = intNumber(int64(attempt))
+			ev.ctx.val("State").(*object).set("RetryCount", intNumber(int64(attempt)))
 			result, f = r.task(ctx, st, eff, ev, th)
 		case "Parallel":
 			result, f = r.parallel(ctx, st, eff, ev, th)
@@ -442,9 +448,9 @@ func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *ev
 				continue
 			}
 			f.scope(st, ev.enteredID)
-			errOut := map[string]any{"Error": f.Error}
+			errOut := obj("Error", f.Error)
 			if f.hasCause || f.Error == "States.Timeout" {
-				errOut["Cause"] = f.Cause
+				errOut.set("Cause", f.Cause)
 			}
 			cev := *ev
 			cev.errorOutput, cev.hasErrorOutput = errOut, true

@@ -55,10 +55,10 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 		}
 		timeout = n
 	}
-	heartbeat, _ := asInteger(st.f["HeartbeatSeconds"])
+	heartbeat, _ := asInteger(st.f.val("HeartbeatSeconds"))
 	if st.jsonata {
 		for _, field := range []string{"TimeoutSeconds", "HeartbeatSeconds"} {
-			raw, ok := st.f[field].(string)
+			raw, ok := st.f.val(field).(string)
 			if !ok || !isExpr(raw) {
 				continue
 			}
@@ -100,9 +100,9 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 		th.emit("LambdaFunctionStarted", nil)
 	} else {
 		if isInvoke {
-			pm, _ := payload.(map[string]any)
-			target, _ = pm["FunctionName"].(string)
-			switch p := pm["Payload"].(type) {
+			pm, _ := payload.(*object)
+			target, _ = pm.val("FunctionName").(string)
+			switch p := pm.val("Payload").(type) {
 			case nil:
 				body = []byte("{}") // a null or absent Payload reaches the function as {}
 			case string:
@@ -179,13 +179,13 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 			result = v
 			if isInvoke {
 				resp := invokeResponse(v, len(out))
-				if pm, _ := payload.(map[string]any); pm["LogType"] == "Tail" {
+				if pm, _ := payload.(*object); pm.val("LogType") == "Tail" {
 					// The integration passes LogType through; the function's log tail comes back base64-encoded.
 					logTail := base64.StdEncoding.EncodeToString([]byte("START RequestId: local\nEND RequestId: local\n"))
-					resp["LogResult"] = logTail
-					meta := resp["SdkHttpMetadata"].(map[string]any)
-					meta["AllHttpHeaders"].(map[string]any)["X-Amz-Log-Result"] = []any{logTail}
-					meta["HttpHeaders"].(map[string]any)["X-Amz-Log-Result"] = logTail
+					resp.set("LogResult", logTail)
+					meta := resp.val("SdkHttpMetadata").(*object)
+					meta.val("AllHttpHeaders").(*object).set("X-Amz-Log-Result", []any{logTail})
+					meta.val("HttpHeaders").(*object).set("X-Amz-Log-Result", logTail)
 				}
 				result = resp
 			}
@@ -217,35 +217,36 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 }
 
 // invokeResponse wraps a Lambda result the way the lambda:invoke integration returns it.
-func invokeResponse(payload any, size int) map[string]any {
+func invokeResponse(payload any, size int) *object {
 	n := fmt.Sprint(size)
-	return map[string]any{
-		"ExecutedVersion": "$LATEST",
-		"Payload":         payload,
-		"SdkHttpMetadata": map[string]any{
-			"AllHttpHeaders": map[string]any{
-				"X-Amz-Executed-Version":         []any{"$LATEST"},
-				"x-amzn-Remapped-Content-Length": []any{"0"},
-				"Connection":                     []any{"keep-alive"},
-				"x-amzn-RequestId":               []any{"00000000-0000-0000-0000-000000000000"},
-				"Content-Length":                 []any{n},
-				"Date":                           []any{time.Now().UTC().Format(time.RFC1123)},
-				"X-Amzn-Trace-Id":                []any{"Root=1-00000000-000000000000000000000000;Sampled=0"},
-				"Content-Type":                   []any{"application/json"},
-			},
-			"HttpHeaders": map[string]any{
-				"Connection":                     "keep-alive",
-				"Content-Length":                 n,
-				"Content-Type":                   "application/json",
-				"Date":                           time.Now().UTC().Format(time.RFC1123),
-				"X-Amz-Executed-Version":         "$LATEST",
-				"x-amzn-Remapped-Content-Length": "0",
-				"x-amzn-RequestId":               "00000000-0000-0000-0000-000000000000",
-				"X-Amzn-Trace-Id":                "Root=1-00000000-000000000000000000000000;Sampled=0",
-			},
-			"HttpStatusCode": intNumber(200),
-		},
-		"SdkResponseMetadata": map[string]any{"RequestId": "00000000-0000-0000-0000-000000000000"},
-		"StatusCode":          intNumber(200),
-	}
+	date := time.Now().UTC().Format(time.RFC1123)
+	return obj(
+		"ExecutedVersion", "$LATEST",
+		"Payload", payload,
+		"SdkHttpMetadata", obj(
+			"AllHttpHeaders", obj(
+				"X-Amz-Executed-Version", []any{"$LATEST"},
+				"x-amzn-Remapped-Content-Length", []any{"0"},
+				"Connection", []any{"keep-alive"},
+				"x-amzn-RequestId", []any{"00000000-0000-0000-0000-000000000000"},
+				"Content-Length", []any{n},
+				"Date", []any{date},
+				"X-Amzn-Trace-Id", []any{"Root=1-00000000-000000000000000000000000;Sampled=0"},
+				"Content-Type", []any{"application/json"},
+			),
+			"HttpHeaders", obj(
+				"Connection", "keep-alive",
+				"Content-Length", n,
+				"Content-Type", "application/json",
+				"Date", date,
+				"X-Amz-Executed-Version", "$LATEST",
+				"x-amzn-Remapped-Content-Length", "0",
+				"x-amzn-RequestId", "00000000-0000-0000-0000-000000000000",
+				"X-Amzn-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0",
+			),
+			"HttpStatusCode", intNumber(200),
+		),
+		"SdkResponseMetadata", obj("RequestId", "00000000-0000-0000-0000-000000000000"),
+		"StatusCode", intNumber(200),
+	)
 }
