@@ -97,10 +97,10 @@ var minHistoryEqual = map[string]int{
 	"choice":              7,
 	"error_handling":      40,
 	"intrinsic_functions": 111,
-	"jsonata_variables":   57,
+	"jsonata_variables":   59,
 	"jsonpath_io":         24,
 	"lambda_task":         17,
-	"map_parallel":        48,
+	"map_parallel":        44,
 	"wait":                19,
 }
 

@@ -83,9 +83,14 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 	if !ok {
 		return nil, asFailure(runtimeErr("Map state input must be an array but was: %s", encodeString(items)))
 	}
+	// MaxConcurrency is resolved before the Map starts, the tolerated failure
+	// thresholds (a Map Run's) after, as AWS records them.
+	lim := mapLimit{maxConcurrency: st.maxConcurrency, toleratedCount: -1, toleratedPct: -1}
+	if f := lim.resolve(st, ev, "MaxConcurrency"); f != nil {
+		return nil, f
+	}
 	th.emit("MapStateStarted", map[string]any{"length": len(arr)})
-	lim, f := mapLimits(st, ev)
-	if f != nil {
+	if f := lim.resolve(st, ev, "ToleratedFailureCount", "ToleratedFailurePercentage"); f != nil {
 		return nil, f
 	}
 	// A distributed Map runs its iterations as child executions: the parent
@@ -100,8 +105,9 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 		}
 	}
 	run := r
+	var runStarted int64
 	if distributed {
-		th.emit("MapRunStarted", map[string]any{"mapRunArn": strings.Replace(r.exec.StateMachineArn, ":stateMachine:", ":mapRun:", 1) + "/" + st.name + ":" + uuid.NewString()})
+		runStarted = th.emit("MapRunStarted", map[string]any{"mapRunArn": strings.Replace(r.exec.StateMachineArn, ":stateMachine:", ":mapRun:", 1) + "/" + st.name + ":" + uuid.NewString()})
 		run = r.child()
 	}
 	results := make([]any, len(arr))
@@ -151,6 +157,11 @@ func (r *runner) mapState(ctx context.Context, st *state, eff any, ev *evalEnv, 
 	}
 	if distributed {
 		th.emit("MapRunSucceeded", nil)
+		r.append("MapStateSucceeded", th.last, nil)
+		// AWS (recordings since late 2024) chains MapStateExited to MapRunStarted;
+		// recordings up to mid 2024 chained it to MapRunSucceeded.
+		th.last = runStarted
+		return results, nil
 	}
 	r.append("MapStateSucceeded", th.last, nil) // MapStateExited follows the last iteration, too
 	return results, nil
@@ -263,11 +274,11 @@ func (r *runner) mapIterations(ctx context.Context, st *state, ins, results []an
 	return failed, first
 }
 
-// mapLimits resolves MaxConcurrency and the tolerated failure thresholds: literal
-// values, JSONata expressions or the *Path fields.
-func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
-	lim := mapLimit{maxConcurrency: st.maxConcurrency, toleratedCount: -1, toleratedPct: -1}
-	for _, field := range []string{"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"} {
+// resolve sets the named limits (MaxConcurrency, ToleratedFailureCount,
+// ToleratedFailurePercentage) from literal values, JSONata expressions or the
+// *Path fields.
+func (lim *mapLimit) resolve(st *state, ev *evalEnv, fields ...string) *failure {
+	for _, field := range fields {
 		var v any
 		var src string
 		if raw, ok := st.f.get(field); ok {
@@ -275,7 +286,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 			if st.jsonata && isExpr(raw) {
 				var err error
 				if v, err = ev.evalExpr(raw.(string), field); err != nil {
-					return lim, asFailure(err)
+					return asFailure(err)
 				}
 			}
 		} else if s, ok := st.f.val(field + "Path").(string); ok {
@@ -284,7 +295,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 				continue
 			}
 			if v, err = ev.path(p); err != nil {
-				return lim, asFailure(runtimeErr("Invalid path '%s' : %v", s, err))
+				return asFailure(runtimeErr("Invalid path '%s' : %v", s, err))
 			}
 			src = s
 			if str, isStr := v.(string); isStr {
@@ -298,20 +309,20 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 		if field == "ToleratedFailurePercentage" {
 			f, ok := toFloat(v)
 			if !ok {
-				return lim, asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid float: %s", field, formatArg(v), src))
+				return asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid float: %s", field, formatArg(v), src))
 			}
 			if f < 0 || f > 100 {
-				return lim, asFailure(runtimeErr("ToleratedFailurePercentage must be between 0 and 100."))
+				return asFailure(runtimeErr("ToleratedFailurePercentage must be between 0 and 100."))
 			}
 			lim.toleratedPct = f
 			continue
 		}
 		n, ok := asInteger(v)
 		if !ok {
-			return lim, asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid integer: %s", field, formatArg(v), src))
+			return asFailure(runtimeErr("The %sPath field refers to value \"%s\" which is not a valid integer: %s", field, formatArg(v), src))
 		}
 		if n < 0 && field == "ToleratedFailureCount" {
-			return lim, asFailure(runtimeErr("ToleratedFailureCount cannot be negative."))
+			return asFailure(runtimeErr("ToleratedFailureCount cannot be negative."))
 		}
 		if field == "MaxConcurrency" {
 			lim.maxConcurrency = n
@@ -319,7 +330,7 @@ func mapLimits(st *state, ev *evalEnv) (mapLimit, *failure) {
 			lim.toleratedCount = n
 		}
 	}
-	return lim, nil
+	return nil
 }
 
 // jsonataItems evaluates a JSONata Map's Items (default: the state input), which must be an array.
