@@ -566,6 +566,11 @@ func compareHistory(dir string, c corpusCase, ex *Execution) (checked, equal boo
 	if json.Unmarshal(snap[c.Source.Test].Recorded[c.Source.ContentKey], &hist) != nil || len(hist.Events) == 0 {
 		return false, false
 	}
+	var rawHist struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	_ = json.Unmarshal(snap[c.Source.Test].Recorded[c.Source.ContentKey], &rawHist)
+	rawEvents := rawHist.Events
 	for _, e := range hist.Events {
 		if id, _ := e["id"].(float64); id == 0 {
 			return false, false // Parallel blocks re-sorted upstream
@@ -600,6 +605,17 @@ func compareHistory(dir string, c corpusCase, ex *Execution) (checked, equal boo
 		for _, p := range c.CompareIgnorePaths {
 			key := strings.TrimPrefix(p, "$..")
 			g, w = dropKey(g, key), dropKey(w, key)
+		}
+		// Member order counts too: the snapshot keeps the order of the JSON texts it decoded.
+		var wo, gobj any
+		_ = decodeJSON(rawEvents[i], &wo)
+		_ = decodeJSON(b, &gobj)
+		decodeOrdered(gobj)
+		if d := orderDiff(wo, gobj, ""); d != "" {
+			if debug {
+				fmt.Printf("HIST %s: event %d: member order %s\n", c.Name, i+1, d)
+			}
+			return true, false
 		}
 		if !matchHistoryValue(w, g) {
 			if debug {
@@ -684,4 +700,64 @@ func normalizeSnapshotStrings(v any) {
 			normalizeSnapshotStrings(x)
 		}
 	}
+}
+
+// decodeOrdered decodes, in place and keeping member order, string members that hold a JSON object.
+func decodeOrdered(v any) {
+	switch t := v.(type) {
+	case *object:
+		for i, x := range t.vals {
+			if str, ok := x.(string); ok && strings.HasPrefix(str, "{") {
+				var d any
+				if decodeJSON([]byte(str), &d) == nil {
+					t.vals[i] = d
+					continue
+				}
+			}
+			decodeOrdered(x)
+		}
+	case []any:
+		for _, x := range t {
+			decodeOrdered(x)
+		}
+	}
+}
+
+// orderDiff reports the first object whose members are the same but ordered differently.
+func orderDiff(want, got any, at string) string {
+	switch w := want.(type) {
+	case *object:
+		g, ok := got.(*object)
+		if !ok || g.len() != w.len() {
+			return ""
+		}
+		same := true
+		for i, k := range w.keys {
+			if !g.has(k) {
+				return ""
+			}
+			if g.keys[i] != k {
+				same = false
+			}
+		}
+		if !same {
+			return fmt.Sprintf("%s: got %v, want %v", at, g.keys, w.keys)
+		}
+		for i, k := range w.keys {
+			if d := orderDiff(w.vals[i], g.val(k), at+"/"+k); d != "" {
+				return d
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return ""
+		}
+		for i := range w {
+			if d := orderDiff(w[i], g[i], fmt.Sprintf("%s[%d]", at, i)); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
 }

@@ -410,9 +410,14 @@ func callIntrinsic(name string, args []any, ev *evalEnv) (any, error) {
 		if deep {
 			return nil, ierr("States.JsonMerge does not support deep merge")
 		}
-		out := deepCopy(a).(*object)
+		merged := deepCopy(a).(*object)
 		for i, k := range b.keys {
-			out.set(k, deepCopy(b.vals[i]))
+			merged.set(k, deepCopy(b.vals[i]))
+		}
+		// AWS merges into a java.util.HashMap: the result lists keys in its order.
+		out := newObject(merged.len())
+		for _, i := range javaHashMapOrder(merged.keys) {
+			out.set(merged.keys[i], merged.vals[i])
 		}
 		return out, nil
 	case "States.MathRandom":

@@ -105,7 +105,9 @@ var jsonataNull *any
 // expression; anything else falls back to key order.
 type jsonataOrder struct {
 	known map[uintptr]*object
+	seen  []*object // the objects handed in, in order
 	src   string
+	rank  map[string]int
 }
 
 // toJSONata converts a value to the types jsonata-go computes with (float64 numbers, maps).
@@ -126,6 +128,7 @@ func (jo *jsonataOrder) to(v any) any {
 				jo.known = map[uintptr]*object{}
 			}
 			jo.known[reflect.ValueOf(m).Pointer()] = t
+			jo.seen = append(jo.seen, t)
 		}
 		return m
 	case []any:
@@ -214,8 +217,32 @@ func (jo *jsonataOrder) order(m map[string]any) []string {
 		}
 		return i
 	}
+	// Keys not written in the expression (e.g. from $merge) follow the order
+	// they first had in the objects handed in.
+	known := func(k string) int {
+		if jo == nil {
+			return -1
+		}
+		if jo.rank == nil {
+			jo.rank = map[string]int{}
+			for _, o := range jo.seen {
+				for _, x := range o.keys {
+					if _, ok := jo.rank[x]; !ok {
+						jo.rank[x] = len(jo.rank)
+					}
+				}
+			}
+		}
+		if r, ok := jo.rank[k]; ok {
+			return r
+		}
+		return -1
+	}
 	sort.Slice(keys, func(a, b int) bool {
 		pa, pb := pos(keys[a]), pos(keys[b])
+		if pa < 0 && pb < 0 {
+			pa, pb = known(keys[a]), known(keys[b])
+		}
 		switch {
 		case pa >= 0 && pb >= 0 && pa != pb:
 			return pa < pb

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 )
@@ -180,7 +182,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 	// AWS echoes the execution input text as given, both here and as the first state's input.
 	th.enteredText = inputText(input, in)
 	r.append("ExecutionStarted", 0, map[string]any{"input": th.enteredText, "inputDetails": payloadDetails{}, "roleArn": roleArn})
-	r.execCtx = obj("Id", execArn, "Input", in, "Name", opt.Name, "RoleArn", roleArn, "StartTime", isoTime(r.exec.StartDate), "RedriveCount", intNumber(0))
+	r.execCtx = obj("Id", execArn, "Input", in, "StartTime", isoTime(r.exec.StartDate), "Name", opt.Name, "RoleArn", roleArn, "RedriveCount", intNumber(0))
 	r.smCtx = obj("Id", opt.StateMachineArn, "Name", smName)
 	if m.graph.timeoutSeconds > 0 {
 		r.deadline = r.exec.StartDate.Add(time.Duration(m.graph.timeoutSeconds) * time.Second)
@@ -250,7 +252,7 @@ func (r *runner) stopped(ctx context.Context) *failure {
 }
 
 func (r *runner) contextObject(st *state, entered time.Time, item *mapItem) *object {
-	c := obj("Execution", r.execCtx, "State", obj("EnteredTime", isoTime(entered), "Name", st.name), "StateMachine", r.smCtx)
+	c := obj("Execution", r.execCtx, "StateMachine", r.smCtx, "State", obj("Name", st.name, "EnteredTime", isoTime(entered)))
 	if item != nil {
 		c.set("Map", obj("Item", obj("Index", intNumber(int64(item.index)), "Value", item.value)))
 	}
@@ -322,7 +324,10 @@ func applyResultPath(p optPath, rawInput, result any) (any, error) {
 func evalTemplate(t any, ev *evalEnv) (any, error) {
 	switch x := t.(type) {
 	case *object:
+		// AWS lists the literal members first, in template order, then the
+		// evaluated ones in the iteration order of a java.util.HashMap.
 		out := newObject(x.len())
+		var dyn *object
 		for i, k := range x.keys {
 			v := x.vals[i]
 			if !strings.HasSuffix(k, ".$") {
@@ -332,6 +337,9 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 				}
 				out.set(k, val)
 				continue
+			}
+			if dyn == nil {
+				dyn = newObject(x.len())
 			}
 			expr, _ := v.(string)
 			name := strings.TrimSuffix(k, ".$")
@@ -344,7 +352,7 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				out.set(name, val)
+				dyn.set(name, val)
 				continue
 			}
 			p, err := compilePath(expr)
@@ -355,7 +363,12 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 			if err != nil {
 				return nil, runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", expr, k, encodeString(ev.input))
 			}
-			out.set(name, val)
+			dyn.set(name, val)
+		}
+		if dyn != nil {
+			for _, i := range javaHashMapOrder(dyn.keys) {
+				out.set(dyn.keys[i], dyn.vals[i])
+			}
 		}
 		return out, nil
 	case []any:
@@ -370,6 +383,31 @@ func evalTemplate(t any, ev *evalEnv) (any, error) {
 		return out, nil
 	}
 	return deepCopy(t), nil
+}
+
+// javaHashMapOrder returns the indexes of keys in the order a java.util.HashMap
+// filled with them in that order iterates: by bucket (String.hashCode spread
+// as HashMap.hash does, table grown from 16 at load factor 0.75), ties in
+// insertion order.
+func javaHashMapOrder(keys []string) []int {
+	n := uint32(16)
+	for uint32(len(keys)) > n/4*3 {
+		n *= 2
+	}
+	bucket := make([]uint32, len(keys))
+	for i, k := range keys {
+		var h uint32
+		for _, u := range utf16.Encode([]rune(k)) {
+			h = 31*h + uint32(u)
+		}
+		bucket[i] = (h ^ h>>16) & (n - 1)
+	}
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return bucket[idx[a]] < bucket[idx[b]] })
+	return idx
 }
 
 // retryDelay is IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds, with optional full jitter.

@@ -182,10 +182,15 @@ func (r *runner) task(ctx context.Context, st *state, eff any, ev *evalEnv, th *
 				if pm, _ := payload.(*object); pm.val("LogType") == "Tail" {
 					// The integration passes LogType through; the function's log tail comes back base64-encoded.
 					logTail := base64.StdEncoding.EncodeToString([]byte("START RequestId: local\nEND RequestId: local\n"))
-					resp.set("LogResult", logTail)
+					resp = obj("ExecutedVersion", resp.val("ExecutedVersion"), "LogResult", logTail, "Payload", resp.val("Payload"),
+						"SdkHttpMetadata", resp.val("SdkHttpMetadata"), "SdkResponseMetadata", resp.val("SdkResponseMetadata"), "StatusCode", resp.val("StatusCode"))
 					meta := resp.val("SdkHttpMetadata").(*object)
-					meta.val("AllHttpHeaders").(*object).set("X-Amz-Log-Result", []any{logTail})
-					meta.val("HttpHeaders").(*object).set("X-Amz-Log-Result", logTail)
+					all := meta.val("AllHttpHeaders").(*object)
+					meta.set("AllHttpHeaders", &object{keys: append([]string{"X-Amz-Log-Result"}, all.keys...), vals: append([]any{[]any{logTail}}, all.vals...)})
+					hh := meta.val("HttpHeaders").(*object) // case-insensitively sorted
+					at := hh.find("X-Amz-Executed-Version") + 1
+					meta.set("HttpHeaders", &object{keys: append(append(append([]string{}, hh.keys[:at]...), "X-Amz-Log-Result"), hh.keys[at:]...),
+						vals: append(append(append([]any{}, hh.vals[:at]...), logTail), hh.vals[at:]...)})
 				}
 				result = resp
 			}
