@@ -374,3 +374,67 @@ func TestCORS(t *testing.T) {
 		t.Errorf("preflight from another origin got ACAO %q", got)
 	}
 }
+
+func TestPublicViewHidesDeliveryInternals(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	var tk ticket.Ticket
+	json.Unmarshal(r.body, &tk)
+	secret := "webhook:https://hooks.slack.com/services/T0/B0/SECRET"
+	if _, err := f.store.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error {
+		x.Notification.Delivered = append(x.Notification.Delivered, secret)
+		x.Notification.LastError = "open /var/lib/incidents/outbox.jsonl: is a directory"
+		x.Notification.Execution = "arn:aws:states:eu-west-1:123456789012:express:notify:x:y"
+		x.AddTimeline(time.Now(), ticket.EventNotifyDelivered, "Delivered to "+secret+".")
+		x.AddTimeline(time.Now(), ticket.EventNotifyFailed, "Notification failed: "+x.Notification.LastError)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	public := f.do(t, "GET", "/ticket/"+tk.ID, "", "", nil)
+	for _, leak := range []string{"SECRET", "/var/lib", "123456789012"} {
+		if bytes.Contains(public.body, []byte(leak)) {
+			t.Errorf("public GET shows %q: %s", leak, public.body)
+		}
+	}
+	if !bytes.Contains(public.body, []byte(`"title":"VPN down"`)) || !bytes.Contains(public.body, []byte(`"notification.delivered"`)) {
+		t.Errorf("public GET lost the ticket or its progress: %s", public.body)
+	}
+	if public.header.Get("Vary") != "Authorization" {
+		t.Errorf("Vary = %q, want Authorization (the answer depends on it)", public.header.Get("Vary"))
+	}
+	full := f.do(t, "GET", "/ticket/"+tk.ID, "", "", admin())
+	if !bytes.Contains(full.body, []byte("SECRET")) || !bytes.Contains(full.body, []byte("/var/lib")) {
+		t.Errorf("admin GET lacks the delivery details: %s", full.body)
+	}
+}
+
+func TestTrailingJSONRejected(t *testing.T) {
+	f := newFixture(t)
+	for _, tail := range []string{"}", "]", "}}]]", " x", " {}"} {
+		if r := f.do(t, "POST", "/ticket", "application/json", valid+tail, nil); r.status != 400 {
+			t.Errorf("body + %q = %d, want 400", tail, r.status)
+		}
+	}
+	if n := f.count(t); n != 0 {
+		t.Errorf("%d tickets stored from malformed bodies", n)
+	}
+}
+
+func TestIfMatchIsStrict(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	var tk ticket.Ticket
+	json.Unmarshal(r.body, &tk)
+	for _, tag := range []string{`"-1"`, `W/"1"`, `1`, `"x"`, `"2"`} {
+		hdr := admin()
+		hdr["If-Match"] = tag
+		if r := f.do(t, "PATCH", "/ticket/"+tk.ID, "application/json", `{"status":"resolved"}`, hdr); r.status != http.StatusPreconditionFailed {
+			t.Errorf("If-Match %s = %d, want 412", tag, r.status)
+		}
+	}
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if got.Status != ticket.StatusOpen {
+		t.Errorf("a failed precondition changed the ticket to %s", got.Status)
+	}
+}

@@ -40,7 +40,7 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		s.problem(w, r, http.StatusBadRequest, jsonProblem(err), jsonFields(err))
 		return false
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		s.problem(w, r, http.StatusBadRequest, "The request body must hold exactly one JSON object.", nil)
 		return false
 	}
@@ -140,6 +140,8 @@ func (s *server) start(ctx context.Context, log interface {
 	log.InfoContext(ctx, "notification workflow started", "execution", exec)
 }
 
+// getTicket answers anyone with the ID (the reporter's capability) with the public view, and
+// admins with the whole ticket.
 func (s *server) getTicket(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Store.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -147,6 +149,10 @@ func (s *server) getTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", etag(t.Version))
+	w.Header().Add("Vary", "Authorization")
+	if !s.isAdmin(r) {
+		t = t.Public()
+	}
 	writeJSON(w, http.StatusOK, t)
 }
 
@@ -204,12 +210,13 @@ func (s *server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	want := -1
 	if m := strings.TrimSpace(r.Header.Get("If-Match")); m != "" && m != "*" {
-		n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(m, "W/"), `"`))
-		if err != nil {
-			s.problem(w, r, http.StatusBadRequest, "If-Match must be an ETag of this ticket.", []ticket.FieldError{{Field: "If-Match", Message: "Use the ETag from GET /ticket/{id}."}})
+		// If-Match compares strongly (RFC 9110 §13.1.1): a weak or foreign tag never matches.
+		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(m, `"`), `"`), 10, 31)
+		if err != nil || !strings.HasPrefix(m, `"`) {
+			s.fail(w, r, ticket.ErrVersionMismatch)
 			return
 		}
-		want = n
+		want = int(n)
 	}
 	t, err := s.Store.Update(r.Context(), r.PathValue("id"), func(t *ticket.Ticket) error {
 		if want >= 0 && t.Version != want {

@@ -142,13 +142,25 @@ func (r *Runner) Run(ctx context.Context) {
 // sweep starts the workflow again for tickets PENDING since before, counting and bounding
 // the restarts on each ticket exactly as the AWS sweeper Lambda does.
 func (r *Runner) sweep(ctx context.Context, before time.Time) {
-	sw := &tasks.Sweep{Store: r.store, Starter: r, Now: r.clock.Now, Log: r.log, Batch: 100}
-	res, err := sw.Before(ctx, before)
-	if err != nil && ctx.Err() == nil {
-		r.log.WarnContext(ctx, "sweep pending tickets", "err", err)
+	const batch = 100
+	sw := &tasks.Sweep{Store: r.store, Starter: r, Now: r.clock.Now, Log: r.log, Batch: batch}
+	total := 0
+	for {
+		res, err := sw.Before(ctx, before)
+		total += len(res.Restarted)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.WarnContext(ctx, "sweep pending tickets", "err", err)
+			}
+			break
+		}
+		// A full batch may leave more behind: each restart moved its ticket past before.
+		if len(res.Restarted)+len(res.GaveUp) < batch {
+			break
+		}
 	}
-	if n := len(res.Restarted); n > 0 {
-		r.log.InfoContext(ctx, "sweeper restarted notifications", "count", n)
+	if total > 0 {
+		r.log.InfoContext(ctx, "sweeper restarted notifications", "count", total)
 	}
 }
 

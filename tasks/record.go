@@ -62,6 +62,8 @@ func (r *Record) Handle(ctx context.Context, in RecordInput) (RecordOutput, erro
 		if t.Notification.Status == ticket.NotificationSent {
 			return nil
 		}
+		// The outcome is final for this execution: release the delivery lease.
+		t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
 		t.Notification.Status = status
 		if in.Execution != "" {
 			t.Notification.Execution = in.Execution

@@ -79,6 +79,10 @@ func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, erro
 				t.AddTimeline(s.Now(), ticket.EventNotifyFailed, "Notification failed: "+t.Notification.LastError)
 				return nil
 			}
+			// The sweeper only restarts tickets it judges not running (stale past any
+			// execution's lifetime, or left by a previous process), so a lease still held
+			// belongs to a run that died.
+			t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
 			t.AddTimeline(s.Now(), ticket.EventWorkflowStarted, restartMessage)
 			return nil
 		})
@@ -110,11 +114,17 @@ const restartMessage = "Notification workflow restarted by the sweeper."
 
 var errNotPending = errors.New("no longer pending")
 
+// restarts counts the restarts that ran (a Publish attempt followed them): a restart whose
+// start failed (throttled, queue full) or a process that restarted before the workflow got to
+// run must not use up the ticket's chances.
 func restarts(t *ticket.Ticket) int {
-	n := 0
+	n, pending := 0, false
 	for _, e := range t.Timeline {
-		if e.Type == ticket.EventWorkflowStarted && e.Message == restartMessage {
-			n++
+		switch {
+		case e.Type == ticket.EventWorkflowStarted && e.Message == restartMessage:
+			pending = true
+		case e.Type == ticket.EventNotifyAttempt && pending:
+			n, pending = n+1, false
 		}
 	}
 	return n

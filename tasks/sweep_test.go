@@ -56,6 +56,11 @@ func TestSweep(t *testing.T) {
 		if res, _ := sw.Before(ctx, clock.Add(-time.Minute)); len(res.Restarted) != 0 {
 			t.Fatalf("sweep right after a restart restarted %v", res.Restarted)
 		}
+		// The restarted workflow ran (an attempt) but recorded no outcome.
+		store.Update(ctx, pending.ID, func(x *ticket.Ticket) error {
+			x.AddTimeline(clock, ticket.EventNotifyAttempt, "attempt")
+			return nil
+		})
 		clock = clock.Add(time.Hour)
 	}
 	res, err := sw.Handle(ctx, nil)
@@ -65,6 +70,28 @@ func TestSweep(t *testing.T) {
 	got, _ := store.Get(ctx, pending.ID)
 	if got.Notification.Status != ticket.NotificationFailed || got.Notification.LastError == "" {
 		t.Errorf("given-up ticket = %+v, want FAILED with a reason", got.Notification)
+	}
+}
+
+func TestRestartsThatNeverRanDoNotCount(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Now().Add(time.Hour)
+	db, _ := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), func() time.Time { return clock })
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte("k"))
+	tk := storetest.Make(0, ticket.SeverityLow)
+	store.Create(ctx, tk, ticket.Idempotency{})
+	st := &starter{}
+	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRestarts: 2}
+	// Five process restarts in a row, none of which got to run the workflow.
+	for i := 0; i < 5; i++ {
+		clock = clock.Add(time.Hour)
+		if res, err := sw.Handle(ctx, nil); err != nil || len(res.GaveUp) != 0 {
+			t.Fatalf("sweep %d = %+v, %v; want a restart, not giving up", i, res, err)
+		}
+	}
+	if got, _ := store.Get(ctx, tk.ID); got.Notification.Status != ticket.NotificationPending {
+		t.Errorf("status = %s, want still PENDING", got.Notification.Status)
 	}
 }
 

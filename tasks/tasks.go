@@ -54,15 +54,32 @@ func (p *Publish) Handle(ctx context.Context, in PublishInput) (PublishOutput, e
 	if err != nil {
 		return PublishOutput{}, &ticket.TransientError{Err: fmt.Errorf("load configuration: %w", err)}
 	}
-	// Count the attempt durably first, so a run that dies half way still shows up.
+	holder := in.Execution
+	if holder == "" {
+		holder = fmt.Sprintf("direct-invoke-%d", p.Now().UnixNano())
+	}
+	// Count the attempt durably first, so a run that dies half way still shows up, and take the
+	// delivery lease in the same atomic update: an overlapping duplicate execution backs off
+	// (and retries) instead of sending to the same channels at the same time.
 	t, err := p.Store.Update(ctx, in.TicketID, func(t *ticket.Ticket) error {
+		now := p.Now()
+		if t.Notification.Status == ticket.NotificationSent {
+			return nil
+		}
+		if t.Notification.Leased(holder, now) {
+			return errLeased
+		}
+		t.Notification.LeaseHolder, t.Notification.LeaseUntil = holder, now.Add(LeaseDuration).UTC()
 		t.Notification.Attempts++
 		if in.Execution != "" {
 			t.Notification.Execution = in.Execution
 		}
-		t.AddTimeline(p.Now(), ticket.EventNotifyAttempt, fmt.Sprintf("Notification attempt %d.", t.Notification.Attempts))
+		t.AddTimeline(now, ticket.EventNotifyAttempt, fmt.Sprintf("Notification attempt %d.", t.Notification.Attempts))
 		return nil
 	})
+	if errors.Is(err, errLeased) {
+		return PublishOutput{}, &ticket.TransientError{Err: errors.New("another execution is delivering this notification right now")}
+	}
 	if err != nil {
 		return PublishOutput{}, storeError("count the attempt", err)
 	}
@@ -123,11 +140,22 @@ func (p *Publish) Handle(ctx context.Context, in PublishInput) (PublishOutput, e
 	return out, p.fail(ctx, t.ID, joinFailures(failures))
 }
 
-// fail records err as the ticket's last error and returns it: transient if any channel may
-// still succeed on retry, permanent only when every failure is permanent.
+// LeaseDuration is how long one Publish run holds the delivery lease: longer than the Publish
+// state's TimeoutSeconds (15 s), so a run that dies mid-way blocks duplicates only briefly.
+const LeaseDuration = 20 * time.Second
+
+var errLeased = errors.New("leased by another execution")
+
+// fail records err as the ticket's last error, releases the lease so another execution may
+// try, and returns err: transient if any channel may still succeed on retry, permanent only
+// when every failure is permanent. A ticket that got SENT meanwhile keeps its clean record.
 func (p *Publish) fail(ctx context.Context, id string, err error) error {
 	if _, uerr := p.Store.Update(ctx, id, func(t *ticket.Ticket) error {
+		if t.Notification.Status == ticket.NotificationSent {
+			return nil
+		}
 		t.Notification.LastError = err.Error()
+		t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
 		return nil
 	}); uerr != nil {
 		p.Log.ErrorContext(ctx, "record last error", "ticketId", id, "err", uerr)

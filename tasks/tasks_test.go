@@ -3,10 +3,12 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,5 +137,67 @@ func TestNewMessage(t *testing.T) {
 	}
 	if !strings.Contains(m.Body, tk.Description) || !strings.Contains(m.Body, tk.Reporter.Email) {
 		t.Errorf("body lacks the description or the reporter: %q", m.Body)
+	}
+}
+
+// slowChannel takes a while to accept, so two executions overlap on it.
+type slowChannel struct {
+	mu   sync.Mutex
+	sent int
+}
+
+func (c *slowChannel) Channel() string { return "slow" }
+func (c *slowChannel) Publish(context.Context, ticket.Message) error {
+	time.Sleep(100 * time.Millisecond)
+	c.mu.Lock()
+	c.sent++
+	c.mu.Unlock()
+	return nil
+}
+
+func TestOverlappingExecutionsSendOnce(t *testing.T) {
+	ch := &slowChannel{}
+	p, _, _, tk := setup(t, ticket.DefaultConfig(), ch)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID, Execution: fmt.Sprintf("arn:exec:%d", i)})
+		}(i)
+	}
+	wg.Wait()
+	if ch.sent != 1 {
+		t.Errorf("two overlapping executions sent %d times, want 1", ch.sent)
+	}
+	transient := 0
+	for _, err := range errs {
+		if ticket.IsTransient(err) {
+			transient++
+		} else if err != nil {
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if transient != 1 {
+		t.Errorf("%d executions backed off with a TransientError, want 1 (errors %v)", transient, errs)
+	}
+}
+
+func TestLeaseOfADeadRunExpires(t *testing.T) {
+	ch := &channel{name: "outbox"}
+	p, _, store, tk := setup(t, ticket.DefaultConfig(), ch)
+	now := time.Now()
+	p.Now = func() time.Time { return now }
+	store.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error {
+		x.Notification.LeaseHolder, x.Notification.LeaseUntil = "arn:dead", now.Add(tasks.LeaseDuration)
+		return nil
+	})
+	if _, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID, Execution: "arn:new"}); !ticket.IsTransient(err) {
+		t.Fatalf("Handle while another run holds the lease = %v, want a TransientError", err)
+	}
+	now = now.Add(tasks.LeaseDuration + time.Second)
+	if _, err := p.Handle(context.Background(), tasks.PublishInput{TicketID: tk.ID, Execution: "arn:new"}); err != nil || len(ch.got) != 1 {
+		t.Errorf("Handle after the lease expired = %v, %d sent; want delivered once", err, len(ch.got))
 	}
 }

@@ -992,7 +992,7 @@ func TestAWSModeLinksToTheStepFunctionsConsole(t *testing.T) {
 			Execution string `json:"execution"`
 		} `json:"notification"`
 	}
-	s.do(t, "GET", "/ticket/"+tk.ID, nil, nil, &stored)
+	s.do(t, "GET", "/ticket/"+tk.ID, nil, map[string]string{"Authorization": "Bearer " + s.Token}, &stored)
 	arn := stored.Notification.Execution
 	if arn == "" {
 		t.Fatal("the ticket names no execution")

@@ -109,13 +109,28 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// secretFile returns the hex secret kept in path, creating it (mode 0600) on first use.
+// minSecret is the shortest secret accepted from a file: 128 bits as hex.
+const minSecret = 32
+
+// secretFile returns the secret kept in path, creating it on first use: 256 random bits as hex,
+// mode 0600, written to a temporary file and renamed into place so a crash never leaves an
+// empty or partial secret behind. An existing file that others can read, or that holds a
+// short secret, is refused with a message saying how to fix it.
 func secretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if st, err := os.Stat(path); err == nil {
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%s is readable by others (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		s := strings.TrimSpace(string(b))
+		if len(s) < minSecret {
+			return "", fmt.Errorf("%s holds a secret shorter than %d characters: delete it to have a new one made", path, minSecret)
+		}
+		return s, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
 	raw := make([]byte, 32)
@@ -123,19 +138,34 @@ func secretFile(path string) (string, error) {
 		return "", err
 	}
 	s := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return "", err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if _, err := tmp.WriteString(s + "\n"); err != nil {
+		tmp.Close()
 		return "", err
 	}
-	return s, f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	return s, nil
 }
 
 // staticConfig is the embedded server's ticket.ConfigSource: the flags.

@@ -173,7 +173,7 @@ func (s *server) create(t *testing.T, title string) *ticket.Ticket {
 
 func (s *server) get(t *testing.T, id string) *ticket.Ticket {
 	t.Helper()
-	code, _, body := s.request(t, "GET", "/ticket/"+id, "", false)
+	code, _, body := s.request(t, "GET", "/ticket/"+id, "", true)
 	if code != 200 {
 		t.Fatalf("GET /ticket/%s = %d %s", id, code, body)
 	}
@@ -466,5 +466,55 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("server did not stop within 15s of SIGINT")
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "admin-token")
+	first, err := secretFile(path)
+	if err != nil || len(first) != 64 {
+		t.Fatalf("secretFile = %q, %v; want 64 hex characters", first, err)
+	}
+	again, err := secretFile(path)
+	if err != nil || again != first {
+		t.Errorf("second secretFile = %q, %v; want the same secret", again, err)
+	}
+	os.Chmod(path, 0o644)
+	if _, err := secretFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable secret: err %v, want a chmod hint", err)
+	}
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("abc\n"), 0o600)
+	if _, err := secretFile(short); err == nil {
+		t.Error("a 3-character secret was accepted")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestWebhookSecretStaysPrivate(t *testing.T) {
+	hook := &hookServer{}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	s := startServer(t, t.TempDir(), "--webhook", srv.URL+"/services/T0001/B0002/SLACKSECRETTOKEN")
+	tk := s.create(t, "Secret-safe")
+	s.waitNotification(t, tk.ID, 15*time.Second)
+	for _, admin := range []bool{false, true} {
+		_, _, body := s.request(t, "GET", "/ticket/"+tk.ID, "", admin)
+		if strings.Contains(string(body), "SLACKSECRETTOKEN") {
+			t.Errorf("GET (admin %v) shows the webhook secret: %s", admin, body)
+		}
+	}
+	_, _, body := s.request(t, "GET", "/admin/executions/"+tk.ID, "", true)
+	if strings.Contains(string(body), "SLACKSECRETTOKEN") {
+		t.Errorf("the execution history shows the webhook secret")
+	}
+	if strings.Contains(s.logs.String(), "SLACKSECRETTOKEN") {
+		t.Errorf("the log shows the webhook secret")
 	}
 }

@@ -63,42 +63,51 @@ func decode(body []byte) (*ticket.Ticket, error) {
 }
 
 // Create implements ticket.Store. Concurrent creates share one transaction and so one fsync
-// (group commit): whoever finds no commit in progress commits everything queued meanwhile,
-// each create in its own savepoint so that one conflict fails only itself.
+// (group commit): a committer goroutine, started when creates arrive and gone when none wait,
+// commits everything queued while the previous commit ran, each create in its own savepoint so
+// that one conflict fails only itself. Each caller waits for its own batch only.
 func (s *Store) Create(ctx context.Context, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
 	req := &createReq{t: t, idem: idem, done: make(chan struct{})}
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
-	if g.leading {
-		g.mu.Unlock()
-		select {
-		case <-req.done:
-			return req.stored, req.replayed, req.err
-		case <-ctx.Done():
-			// The create may still commit; the caller was not told it did, so a retry with
-			// the same Idempotency-Key returns it.
-			return nil, false, ctx.Err()
-		}
+	if !g.committing {
+		g.committing = true
+		go s.commitQueued()
 	}
-	g.leading = true
-	for len(g.queue) > 0 {
+	g.mu.Unlock()
+	select {
+	case <-req.done:
+		return req.stored, req.replayed, req.err
+	case <-ctx.Done():
+		// The create may still commit; the caller was not told it did, so a retry with the
+		// same Idempotency-Key returns it.
+		return nil, false, ctx.Err()
+	}
+}
+
+// commitQueued commits batches until the queue is empty.
+func (s *Store) commitQueued() {
+	g := &s.group
+	for {
+		g.mu.Lock()
 		batch := g.queue
 		g.queue = nil
+		if len(batch) == 0 {
+			g.committing = false
+			g.mu.Unlock()
+			return
+		}
 		g.mu.Unlock()
 		s.commitBatch(batch)
-		g.mu.Lock()
 	}
-	g.leading = false
-	g.mu.Unlock()
-	return req.stored, req.replayed, req.err
 }
 
 // groupCommit queues creates while a commit is in progress.
 type groupCommit struct {
-	mu      sync.Mutex
-	queue   []*createReq
-	leading bool
+	mu         sync.Mutex
+	queue      []*createReq
+	committing bool
 }
 
 type createReq struct {

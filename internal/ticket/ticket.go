@@ -94,6 +94,15 @@ type Notification struct {
 	// Delivered lists the channels that already accepted this notification, so a retry or a
 	// duplicate execution never sends to them twice.
 	Delivered []string `json:"delivered"`
+	// LeaseHolder is the execution delivering right now, until LeaseUntil: an overlapping
+	// duplicate execution (Express is at-least-once) backs off instead of sending twice.
+	LeaseHolder string    `json:"leaseHolder,omitempty"`
+	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
+}
+
+// Leased reports whether an execution other than execution holds the delivery lease at now.
+func (n Notification) Leased(execution string, now time.Time) bool {
+	return n.LeaseHolder != "" && n.LeaseHolder != execution && now.Before(n.LeaseUntil)
 }
 
 // HasDelivered reports whether channel already accepted the notification.
@@ -147,6 +156,25 @@ func (t *Ticket) AddTimeline(at time.Time, typ, msg string) {
 	if over := len(t.Timeline) - MaxTimeline; over > 0 {
 		t.Timeline = append(t.Timeline[:1:1], t.Timeline[1+over:]...)
 	}
+}
+
+// Public returns what anyone holding the ticket's ID may see: everything the reporter sent and
+// how far the ticket got, without the delivery internals an admin needs (channel names can embed
+// webhook secrets; errors can name infrastructure).
+func (t *Ticket) Public() *Ticket {
+	p := *t
+	p.Notification = Notification{Status: t.Notification.Status, Attempts: t.Notification.Attempts, Delivered: []string{}}
+	p.Timeline = make([]TimelineEntry, len(t.Timeline))
+	for i, e := range t.Timeline {
+		switch e.Type {
+		case EventNotifyDelivered:
+			e.Message = "Delivered to a notification channel."
+		case EventNotifyFailed:
+			e.Message = "The admins could not be notified automatically."
+		}
+		p.Timeline[i] = e
+	}
+	return &p
 }
 
 // NewTicket is what a reporter submits.

@@ -7,6 +7,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,14 +39,16 @@ func New(rawURL string, client *http.Client) *Publisher {
 	return &Publisher{url: rawURL, client: client}
 }
 
-// Channel implements ticket.Publisher. It names the host and path, never the query, which
-// often holds a secret token.
+// Channel implements ticket.Publisher. It names the host and a digest of the whole URL, never
+// the path or query: Slack, Mattermost and Discord keep the webhook's secret in the path, and
+// channel names end up in tickets, errors and logs.
 func (p *Publisher) Channel() string {
-	u, err := url.Parse(p.url)
-	if err != nil {
-		return "webhook:invalid"
+	sum := sha256.Sum256([]byte(p.url))
+	host := "invalid"
+	if u, err := url.Parse(p.url); err == nil && u.Host != "" {
+		host = u.Host
 	}
-	return "webhook:" + u.Scheme + "://" + u.Host + u.Path
+	return "webhook:" + host + "#" + hex.EncodeToString(sum[:6])
 }
 
 type block struct {
@@ -73,7 +77,7 @@ type Payload struct {
 func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 	u, err := url.Parse(p.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &ticket.PermanentError{Err: fmt.Errorf("webhook URL %q is not an http(s) URL", p.Channel())}
+		return &ticket.PermanentError{Err: fmt.Errorf("the webhook URL of %s is not an http(s) URL", p.Channel())}
 	}
 	body, err := json.Marshal(Payload{
 		Text:     m.Subject,
@@ -96,7 +100,7 @@ func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 	resp, err := p.client.Do(req)
 	if err != nil {
 		// Timeouts, refused connections, resets, DNS and canceled contexts: maybe next time.
-		return &ticket.TransientError{Err: fmt.Errorf("POST %s: %w", p.Channel(), redact(err))}
+		return &ticket.TransientError{Err: fmt.Errorf("POST: %w", redact(err))}
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
@@ -104,9 +108,9 @@ func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 	case resp.StatusCode < 300:
 		return nil
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
-		return &ticket.TransientError{Err: fmt.Errorf("POST %s: %s", p.Channel(), resp.Status)}
+		return &ticket.TransientError{Err: fmt.Errorf("HTTP %s", resp.Status)}
 	default:
-		return &ticket.PermanentError{Err: fmt.Errorf("POST %s: %s", p.Channel(), resp.Status)}
+		return &ticket.PermanentError{Err: fmt.Errorf("HTTP %s", resp.Status)}
 	}
 }
 

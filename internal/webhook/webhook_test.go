@@ -76,9 +76,12 @@ func TestSlackShapeAndChannelName(t *testing.T) {
 	rcv := &receiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	p := webhook.New(srv.URL+"/hooks/abc?token=secret", nil)
-	if got := p.Channel(); strings.Contains(got, "secret") || !strings.HasPrefix(got, "webhook:http://127.0.0.1") {
-		t.Errorf("Channel() = %q, want the URL without its query", got)
+	p := webhook.New(srv.URL+"/services/T0/B0/abc?token=secret", nil)
+	if got := p.Channel(); strings.Contains(got, "secret") || strings.Contains(got, "abc") || !strings.HasPrefix(got, "webhook:127.0.0.1") {
+		t.Errorf("Channel() = %q, want the host without the path or query (they hold secrets)", got)
+	}
+	if other := webhook.New(srv.URL+"/hooks/abd?token=secret", nil).Channel(); other == p.Channel() {
+		t.Errorf("two webhooks on one host share the channel name %q", other)
 	}
 	if err := p.Publish(context.Background(), publishertest.Message()); err != nil {
 		t.Fatal(err)

@@ -128,7 +128,7 @@ func TestLambdaAPI(t *testing.T) {
 	states := awstest.StartSFN(t)
 	const machine = "arn:aws:states:us-east-1:000000000000:stateMachine:incident-manager-notify"
 	create := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/create"), s.env(map[string]string{"AWS_ENDPOINT_URL_SFN": states.URL, "STATE_MACHINE_ARN": machine}))
-	get := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/get"), s.env(nil))
+	get := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/get"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token"}))
 	scan := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/scan"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token", "CURSOR_KEY_PARAM": stage + "/cursor-key"}))
 	admin := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/admin"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token"}))
 	bearer := map[string]string{"authorization": "Bearer " + adminToken}
@@ -160,6 +160,13 @@ func TestLambdaAPI(t *testing.T) {
 	resp, body = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+created.ID, "", "", nil))
 	if resp.StatusCode != 200 || !strings.Contains(body, `"title":"Printer on fire"`) {
 		t.Errorf("GET /ticket/{id} = %d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `"delivered":[]`) || strings.Contains(body, `"execution":"arn`) {
+		t.Errorf("public GET /ticket/{id} = %s, want the public view", body)
+	}
+	resp, body = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+created.ID, "", "", bearer))
+	if resp.StatusCode != 200 || resp.Headers["Vary"] != "Authorization" {
+		t.Errorf("admin GET /ticket/{id} = %d %v %s", resp.StatusCode, resp.Headers, body)
 	}
 	resp, _ = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+uuid.NewString(), "", "", nil))
 	if resp.StatusCode != 404 {
@@ -245,8 +252,16 @@ func TestLambdaTasks(t *testing.T) {
 			t.Errorf("SQS subscriber got %+v, want the notification with the configured prefix and link", got)
 		}
 	})
+	t.Run("OverlappingExecutionBacksOff", func(t *testing.T) {
+		var e lambdaError
+		json.Unmarshal(publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-2"}), &e)
+		if e.ErrorType != "TransientError" {
+			t.Errorf("a second execution while exec-1 holds the lease: %+v, want errorType TransientError", e)
+		}
+	})
 	t.Run("SkipsDelivered", func(t *testing.T) {
-		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-2"})
+		// The same execution retrying (its Record step failed, say) finds the topic done.
+		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-1", "attempt": 2})
 		if !strings.Contains(string(out), `"skipped":["sns:`) {
 			t.Errorf("second publish = %s, want the topic skipped", out)
 		}
@@ -291,6 +306,7 @@ func TestLambdaSweep(t *testing.T) {
 	hopeless := storetest.Make(-time.Hour, ticket.SeverityLow)
 	for i := 0; i < 5; i++ {
 		hopeless.AddTimeline(hopeless.CreatedAt, ticket.EventWorkflowStarted, "Notification workflow restarted by the sweeper.")
+		hopeless.AddTimeline(hopeless.CreatedAt, ticket.EventNotifyAttempt, "Notification attempt.")
 	}
 	sent := storetest.Make(-time.Hour, ticket.SeverityLow)
 	sent.Notification.Status = ticket.NotificationSent

@@ -450,7 +450,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	// Per function, exactly the actions it needs.
 	want := map[string][]string{
 		"CreateFunction":  {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
-		"GetFunction":     {"dynamodb:GetItem"},
+		"GetFunction":     {"dynamodb:GetItem", "ssm:GetParameter"},
 		"ScanFunction":    {"dynamodb:Scan", "ssm:GetParameter"},
 		"AdminFunction":   {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
 		"PublishFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},

@@ -217,7 +217,7 @@ export function renderAdminTicket(ctx, ticketId) {
   async function load(focus = true) {
     if (!ticket) append(clear(body), h('p', { class: 'loading' }, 'Loading the ticket…'));
     try {
-      const { data } = await api.getTicket(ticketId, signal);
+      const { data } = await api.getTicket(ticketId, signal, true);
       ticket = data;
     } catch (err) {
       if (isAbort(err)) return;
@@ -289,7 +289,7 @@ export function renderAdminTicket(ctx, ticketId) {
             h('dt', {}, 'Status'), h('dd', {}, statusChip(t.status)),
             h('dt', {}, 'Category'), h('dd', {}, t.category || '—'),
             h('dt', {}, 'Reporter'), h('dd', {}, t.reporter?.name || '—'),
-            h('dt', {}, 'Email'), h('dd', {}, t.reporter?.email ? h('a', { href: `mailto:${t.reporter.email}` }, t.reporter.email) : '—'),
+            h('dt', {}, 'Email'), h('dd', {}, t.reporter?.email ? h('a', { href: `mailto:${encodeURIComponent(t.reporter.email)}` }, t.reporter.email) : '—'),
             h('dt', {}, 'Filed'), h('dd', {}, timeEl(t.createdAt)),
             h('dt', {}, 'Updated'), h('dd', {}, timeEl(t.updatedAt)),
             h('dt', {}, 'Version'), h('dd', {}, String(t.version ?? '—')),
@@ -377,7 +377,7 @@ export function renderAdminTicket(ctx, ticketId) {
         // The execution finished: refresh the ticket, whose notification status it has just set.
         if (ticket?.notification?.status === 'PENDING') {
           try {
-            const { data } = await api.getTicket(ticketId, signal);
+            const { data } = await api.getTicket(ticketId, signal, true);
             if (data.version !== ticket.version) { ticket = data; draw(ticket); }
           } catch (err) {
             if (isAbort(err)) return;

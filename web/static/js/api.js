@@ -92,7 +92,8 @@ const enc = encodeURIComponent;
 export const api = {
   createTicket: (body, key, signal) =>
     request('POST', '/ticket', { body, headers: { 'Idempotency-Key': key }, signal }),
-  getTicket: (id, signal) => request('GET', `/ticket/${enc(id)}`, { signal }),
+  // Anyone with the ID gets the public view; with admin, the whole ticket (delivery details).
+  getTicket: (id, signal, admin = false) => request('GET', `/ticket/${enc(id)}`, { signal, admin }),
   listTickets: ({ limit, cursor, status, severity }, signal) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set('cursor', cursor);
