@@ -220,17 +220,11 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	}
 	cfg := ticket.Config{NotificationsEnabled: o.notify, SubjectPrefix: o.subjectPrefix, SiteURL: o.siteURL, Webhooks: o.webhooks}
 	publish := &tasks.Publish{
-		Store:  store,
-		Config: staticConfig(cfg),
-		Channels: func(c ticket.Config) []ticket.Publisher {
-			chans := []ticket.Publisher{box}
-			for _, u := range c.Webhooks {
-				chans = append(chans, webhook.New(u, nil))
-			}
-			return chans
-		},
-		Now: time.Now,
-		Log: log,
+		Store:    store,
+		Config:   staticConfig(cfg),
+		Channels: webhook.Channels(nil, box),
+		Now:      time.Now,
+		Log:      log,
 	}
 	record := &tasks.Record{Store: store, Now: time.Now}
 	machine, err := statemachine.Load(statemachine.LocalFunctionArn)

@@ -114,6 +114,18 @@ func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 	}
 }
 
+// Channels returns the channels for a configuration: base (the outbox, or the SNS topic) plus
+// one Publisher per configured webhook, all posting through client (nil: DefaultTimeout).
+func Channels(client *http.Client, base ...ticket.Publisher) func(ticket.Config) []ticket.Publisher {
+	return func(c ticket.Config) []ticket.Publisher {
+		chans := append([]ticket.Publisher(nil), base...)
+		for _, u := range c.Webhooks {
+			chans = append(chans, New(u, client))
+		}
+		return chans
+	}
+}
+
 // redact keeps the full URL (and any token in its query) out of error messages that end up in
 // the ticket's lastError.
 func redact(err error) error {

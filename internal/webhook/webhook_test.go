@@ -146,3 +146,17 @@ func errorsAs(err error, target **ticket.PermanentError) bool {
 	*target = pe
 	return ok
 }
+
+func TestChannels(t *testing.T) {
+	base := &receiver{}
+	srv := httptest.NewServer(base)
+	defer srv.Close()
+	primary := webhook.New(srv.URL+"/primary", nil)
+	chans := webhook.Channels(nil, primary)(ticket.Config{Webhooks: []string{srv.URL + "/a", srv.URL + "/b"}})
+	if len(chans) != 3 || chans[0] != ticket.Publisher(primary) {
+		t.Fatalf("Channels = %d channels, want the base first and one per webhook", len(chans))
+	}
+	if chans[1].Channel() == chans[2].Channel() {
+		t.Errorf("two webhooks share the channel name %s", chans[1].Channel())
+	}
+}

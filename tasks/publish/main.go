@@ -7,7 +7,6 @@
 package main
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,7 +18,6 @@ import (
 	"github.com/incidentmanager/incidents/internal/lambdamain"
 	"github.com/incidentmanager/incidents/internal/sns"
 	"github.com/incidentmanager/incidents/internal/ssm"
-	"github.com/incidentmanager/incidents/internal/ticket"
 	"github.com/incidentmanager/incidents/internal/webhook"
 	"github.com/incidentmanager/incidents/tasks"
 )
@@ -27,21 +25,14 @@ import (
 func main() {
 	e := lambdamain.Setup()
 	topic := sns.NewPublisher(awssns.NewFromConfig(e.AWS), e.Require("TOPIC_ARN"))
-	// Shorter than the task's TimeoutSeconds, so a hung webhook fails as a TransientError
-	// (retried) instead of timing the whole attempt out.
-	hooks := &http.Client{Timeout: 5 * time.Second}
 	p := &tasks.Publish{
 		Store:  dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME"), nil),
 		Config: ssm.NewConfigSource(awsssm.NewFromConfig(e.AWS), e.Require("CONFIG_PATH"), time.Minute),
-		Channels: func(c ticket.Config) []ticket.Publisher {
-			chans := []ticket.Publisher{topic}
-			for _, u := range c.Webhooks {
-				chans = append(chans, webhook.New(u, hooks))
-			}
-			return chans
-		},
-		Now: time.Now,
-		Log: e.Log,
+		// Webhooks time out (webhook.DefaultTimeout) well inside the task's TimeoutSeconds, so
+		// a hung one fails as a TransientError (retried) instead of timing the attempt out.
+		Channels: webhook.Channels(nil, topic),
+		Now:      time.Now,
+		Log:      e.Log,
 	}
 	lambda.Start(p.Handle)
 }
