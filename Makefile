@@ -7,15 +7,20 @@ ARGS  ?=
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go corpus deps npm-deps chromium build bin lint bench clean
+.PHONY: run test test-go test-race corpus deps npm-deps chromium build bin lint bench clean
 
 run:
 	$(GO) run ./cmd/incidents serve $(ARGS)
 
-test: deps lint test-go corpus
+test: deps lint test-go test-race corpus
 
 test-go:
 	$(GO) test -count=1 -timeout 40m ./...
+
+# The packages where goroutines meet (group commit, workflow runner, leases, the Step Functions
+# API, the engine's Map/Parallel) once more under the race detector.
+test-race:
+	$(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
 
 # The ASL engine against executions recorded on AWS Step Functions (../shared/asl-corpus):
 # the pass rate per category.

@@ -266,12 +266,14 @@ func (s *Server) start(in request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Read before the execution starts writing rn.exec.
+	resp := map[string]any{"executionArn": rn.exec.ExecutionArn, "startDate": epoch(rn.exec.StartDate)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.execute(s.ctx, m, rn, input)
 	}()
-	return map[string]any{"executionArn": rn.exec.ExecutionArn, "startDate": epoch(rn.exec.StartDate)}, nil
+	return resp, nil
 }
 
 func (s *Server) startSync(ctx context.Context, in request) (any, error) {
