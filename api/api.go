@@ -108,6 +108,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = uuid.NewString()
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	w = rec
+	start := s.Now()
+	defer func() {
+		// One line per request: the route pattern (not the path, which holds ticket IDs),
+		// status and duration, findable by the request ID a client was shown.
+		_, pattern := s.mux.Handler(r)
+		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("requestId", id), slog.String("method", r.Method), slog.String("route", pattern),
+			slog.Int("status", rec.status), slog.Float64("ms", float64(s.Now().Sub(start).Microseconds())/1000))
+	}()
 	h := w.Header()
 	h.Set("X-Request-Id", id)
 	h.Set("Cache-Control", "no-store")
@@ -148,6 +159,20 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	s.problem(w, r, http.StatusNotFound, "No such resource.", nil)
 }
+
+// statusRecorder remembers the status a handler wrote, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // admin wraps h so that it runs only with the admin bearer token.
 func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {

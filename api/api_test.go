@@ -438,3 +438,16 @@ func TestIfMatchIsStrict(t *testing.T) {
 		t.Errorf("a failed precondition changed the ticket to %s", got.Status)
 	}
 }
+
+func TestRequestLog(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "GET", "/ticket/0193a6f0-0000-7000-8000-00000000abcd", "", "", nil)
+	id := r.header.Get("X-Request-Id")
+	logs := f.logs.String()
+	if !strings.Contains(logs, "msg=request") || !strings.Contains(logs, "requestId="+id) || !strings.Contains(logs, "status=404") || !strings.Contains(logs, `route="GET /ticket/{id}"`) {
+		t.Errorf("request log = %q, want one line with the request id, route and status", logs)
+	}
+	if strings.Contains(logs, "00000000abcd") {
+		t.Errorf("request log names the ticket id from the path: %q", logs)
+	}
+}
