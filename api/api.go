@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -190,8 +189,8 @@ func (s *server) isAdmin(r *http.Request) bool {
 	if s.AdminToken == nil {
 		return false
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || got == "" {
+	header := r.Header.Get("Authorization")
+	if !strings.HasPrefix(header, "Bearer ") {
 		return false
 	}
 	want, err := s.AdminToken(r.Context())
@@ -199,5 +198,5 @@ func (s *server) isAdmin(r *http.Request) bool {
 		s.Log.ErrorContext(r.Context(), "load admin token", "requestId", requestID(r.Context()), "err", err)
 		return false
 	}
-	return want != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) == 1
+	return BearerMatches(header, want)
 }

@@ -17,7 +17,7 @@
 #
 # Needs the AWS SAM CLI, the AWS CLI v2 and credentials allowed to create the stack's resources.
 
-LAMBDA_PKGS := api/create api/get api/scan api/admin tasks/publish tasks/record tasks/sweep
+LAMBDA_PKGS := api/create api/get api/scan api/admin api/authorizer tasks/publish tasks/record tasks/sweep
 LAMBDA_ZIPS := $(foreach p,$(LAMBDA_PKGS),build/$(notdir $(p)).zip)
 GO_SOURCES  := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
 

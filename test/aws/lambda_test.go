@@ -338,3 +338,30 @@ func TestLambdaSweep(t *testing.T) {
 		t.Errorf("second sweep restarted %v; want nothing until the ticket is stale again", res.Restarted)
 	}
 }
+
+// TestLambdaAuthorizer runs the admin routes' Lambda authorizer bootstrap with HTTP API
+// authorizer events (payload 2.0): only the admin token from Parameter Store gets through.
+func TestLambdaAuthorizer(t *testing.T) {
+	s := newStack(t)
+	authorizer := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/authorizer"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token"}))
+	for _, tc := range []struct {
+		name   string
+		header string
+		want   bool
+	}{
+		{"OK", "Bearer " + adminToken, true},
+		{"ErrWrongToken", "Bearer not-the-token", false},
+		{"ErrNoBearer", adminToken, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := authorizer.Invoke(t, events.APIGatewayV2CustomAuthorizerV2Request{
+				Version: "2.0", Type: "REQUEST", RouteKey: "GET /ticket", RawPath: "/ticket",
+				IdentitySource: []string{tc.header}, Headers: map[string]string{"authorization": tc.header},
+			})
+			var res events.APIGatewayV2CustomAuthorizerSimpleResponse
+			if err := json.Unmarshal(out, &res); err != nil || res.IsAuthorized != tc.want {
+				t.Errorf("authorizer = %s, want isAuthorized %v", out, tc.want)
+			}
+		})
+	}
+}

@@ -192,13 +192,14 @@ var functions = map[string]struct {
 	codeURI string
 	routes  []string
 }{
-	"CreateFunction":  {"api/create/", []string{"POST /ticket"}},
-	"GetFunction":     {"api/get/", []string{"GET /ticket/{id}"}},
-	"ScanFunction":    {"api/scan/", []string{"GET /ticket"}},
-	"AdminFunction":   {"api/admin/", []string{"GET /admin/stats", "PATCH /ticket/{id}"}},
-	"PublishFunction": {"tasks/publish/", nil},
-	"RecordFunction":  {"tasks/record/", nil},
-	"SweepFunction":   {"tasks/sweep/", nil},
+	"CreateFunction":     {"api/create/", []string{"POST /ticket"}},
+	"GetFunction":        {"api/get/", []string{"GET /ticket/{id}"}},
+	"ScanFunction":       {"api/scan/", []string{"GET /ticket"}},
+	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "PATCH /ticket/{id}"}},
+	"AuthorizerFunction": {"api/authorizer/", nil},
+	"PublishFunction":    {"tasks/publish/", nil},
+	"RecordFunction":     {"tasks/record/", nil},
+	"SweepFunction":      {"tasks/sweep/", nil},
 }
 
 func TestTemplateFunctions(t *testing.T) {
@@ -449,13 +450,14 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	}
 	// Per function, exactly the actions it needs.
 	want := map[string][]string{
-		"CreateFunction":  {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
-		"GetFunction":     {"dynamodb:GetItem", "ssm:GetParameter"},
-		"ScanFunction":    {"dynamodb:Scan", "ssm:GetParameter"},
-		"AdminFunction":   {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
-		"PublishFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
-		"RecordFunction":  {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-		"SweepFunction":   {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
+		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
+		"GetFunction":        {"dynamodb:GetItem", "ssm:GetParameter"},
+		"ScanFunction":       {"dynamodb:Scan", "ssm:GetParameter"},
+		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
+		"AuthorizerFunction": {"ssm:GetParameter"},
+		"PublishFunction":    {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
+		"RecordFunction":     {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"SweepFunction":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
 	}
 	for name, acts := range want {
 		var got []string
@@ -655,4 +657,41 @@ func set(xs ...string) map[string]bool {
 		m[x] = true
 	}
 	return m
+}
+
+// TestTemplateAdminAuthorizer: the admin routes sit behind the Lambda authorizer, the public
+// ones (filing and reading a ticket by its ID) do not.
+func TestTemplateAdminAuthorizer(t *testing.T) {
+	tp := loadTemplate(t)
+	res := tp.resources()
+	auth, _ := res["HttpApi"]["Properties"].(map[string]any)["Auth"].(map[string]any)
+	authorizer, _ := auth["Authorizers"].(map[string]any)["AdminToken"].(map[string]any)
+	if authorizer == nil {
+		t.Fatal("HttpApi has no AdminToken authorizer")
+	}
+	if !strings.Contains(decode(authorizer["FunctionArn"]), "AuthorizerFunction") || authorizer["EnableSimpleResponses"] != true ||
+		authorizer["EnableFunctionDefaultPermissions"] != true || fmt.Sprint(authorizer["AuthorizerPayloadFormatVersion"]) != "2.0" {
+		t.Errorf("AdminToken authorizer = %v, want AuthorizerFunction, payload 2.0, simple responses, invoke permission", authorizer)
+	}
+	guarded := map[string]string{}
+	for name := range functions {
+		events, _ := res[name]["Properties"].(map[string]any)["Events"].(map[string]any)
+		for _, e := range events {
+			ep := e.(map[string]any)["Properties"].(map[string]any)
+			route := fmt.Sprint(ep["Method"], " ", ep["Path"])
+			a, _ := ep["Auth"].(map[string]any)
+			guarded[route] = fmt.Sprint(a["Authorizer"])
+		}
+	}
+	for route, want := range map[string]string{
+		"GET /ticket":        "AdminToken",
+		"PATCH /ticket/{id}": "AdminToken",
+		"GET /admin/stats":   "AdminToken",
+		"POST /ticket":       "<nil>",
+		"GET /ticket/{id}":   "<nil>",
+	} {
+		if got := guarded[route]; got != want {
+			t.Errorf("%s authorizer = %s, want %s", route, got, want)
+		}
+	}
 }
