@@ -24,6 +24,7 @@ require (
 	github.com/sirupsen/logrus v1.9.4
 	github.com/truora/minidyn v0.8.2
 	github.com/xiatechs/jsonata-go v1.8.8
+	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )
 

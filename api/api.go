@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	RequestID func(r *http.Request) string
 	// StartTimeout bounds Starter.Start so a slow workflow service cannot hold the 201.
 	StartTimeout time.Duration
+	// CreateLimit throttles POST /ticket as a whole (as API Gateway's route throttling does
+	// on AWS); nil means no limit.
+	CreateLimit *rate.Limiter
 }
 
 // MaxBody is the largest request body accepted.

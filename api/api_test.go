@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -449,5 +451,34 @@ func TestRequestLog(t *testing.T) {
 	}
 	if strings.Contains(logs, "00000000abcd") {
 		t.Errorf("request log names the ticket id from the path: %q", logs)
+	}
+}
+
+func TestCreateThrottled(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte("k"))
+	srv := httptest.NewServer(api.New(api.Config{Store: store, Starter: &starter{}, CreateLimit: rate.NewLimiter(rate.Every(time.Hour), 1), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	post := func() *http.Response {
+		resp, err := http.Post(srv.URL+"/ticket", "application/json", strings.NewReader(valid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := post(); r.StatusCode != 201 {
+		t.Fatalf("first POST = %d, want 201", r.StatusCode)
+	}
+	r := post()
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("second POST = %d Retry-After %q %s, want a 429 problem with Retry-After", r.StatusCode, r.Header.Get("Retry-After"), r.Header.Get("Content-Type"))
+	}
+	if st, _ := store.Stats(context.Background()); st.Total != 1 {
+		t.Errorf("%d tickets stored, want 1", st.Total)
 	}
 }

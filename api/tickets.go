@@ -84,6 +84,11 @@ func jsonType(kind string) string {
 
 func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if s.CreateLimit != nil && !s.CreateLimit.Allow() {
+		w.Header().Set("Retry-After", "1")
+		s.problem(w, r, http.StatusTooManyRequests, "Too many tickets are being filed right now; try again in a moment.", nil)
+		return
+	}
 	var in ticket.NewTicket
 	if !s.decode(w, r, &in) {
 		return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"golang.org/x/time/rate"
 
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/asl"
@@ -45,6 +46,8 @@ type serveOptions struct {
 	subjectPrefix string
 	notify        bool
 	workers       int
+	createRate    float64
+	createBurst   int
 	logFormat     string
 	logLevel      string
 	// The Step Functions API (JSON 1.0) for the AWS code path on one machine.
@@ -64,6 +67,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.subjectPrefix, "subject-prefix", ticket.DefaultConfig().SubjectPrefix, "start every notification subject with `TEXT`")
 	fs.BoolVar(&o.notify, "notifications", true, "send notifications (false: the kill switch; tickets record FAILED)")
 	fs.IntVar(&o.workers, "workers", 4, "workflow executions run at once")
+	fs.Float64Var(&o.createRate, "create-rate", 50, "tickets filed per second, at most, on average (0: no limit)")
+	fs.IntVar(&o.createBurst, "create-burst", 100, "tickets filed at once, at most, above --create-rate")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log as `text` or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.sfnAddr, "sfn-addr", "", "also serve the Step Functions API (StartExecution, DescribeExecution, ...) on `HOST:PORT`, running notify.asl.json in this engine")
@@ -168,6 +173,14 @@ func secretFile(path string) (string, error) {
 	return s, nil
 }
 
+// createLimit is the POST /ticket throttle, or nil when rate is 0.
+func createLimit(perSecond float64, burst int) *rate.Limiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+}
+
 // staticConfig is the embedded server's ticket.ConfigSource: the flags.
 type staticConfig ticket.Config
 
@@ -240,12 +253,13 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		Workers:    o.workers,
 	})
 	handler := api.New(api.Config{
-		Store:      store,
-		Starter:    runner,
-		Executions: executions,
-		Outbox:     outboxEntries{box},
-		AdminToken: func(context.Context) (string, error) { return token, nil },
-		Log:        log,
+		Store:       store,
+		Starter:     runner,
+		Executions:  executions,
+		Outbox:      outboxEntries{box},
+		AdminToken:  func(context.Context) (string, error) { return token, nil },
+		Log:         log,
+		CreateLimit: createLimit(o.createRate, o.createBurst),
 	})
 	srv := &http.Server{
 		Handler:           site(handler, siteConfig{mode: "local"}),
