@@ -57,7 +57,7 @@ func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{store: sqlite.NewStore(db, []byte("k")), execs: sqlite.NewExecutions(db), clock: asl.NewVirtualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))}
 	cfg := ticket.DefaultConfig()
-	publish := &tasks.Publish{Store: f.store, Config: staticConfig(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: f.clock.Now, Log: discard()}
+	publish := &tasks.Publish{Store: f.store, Config: ticket.StaticConfig(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: f.clock.Now, Log: discard()}
 	record := &tasks.Record{Store: f.store, Now: f.clock.Now}
 	m, err := statemachine.Load(statemachine.LocalFunctionArn)
 	if err != nil {
@@ -73,10 +73,6 @@ func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
 	})
 	return f
 }
-
-type staticConfig ticket.Config
-
-func (c staticConfig) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
 
 func (f *fixture) file(t *testing.T) *ticket.Ticket {
 	t.Helper()

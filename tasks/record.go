@@ -63,7 +63,7 @@ func (r *Record) Handle(ctx context.Context, in RecordInput) (RecordOutput, erro
 			return nil
 		}
 		// The outcome is final for this execution: release the delivery lease.
-		t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
+		t.Notification.ReleaseLease()
 		t.Notification.Status = status
 		if in.Execution != "" {
 			t.Notification.Execution = in.Execution

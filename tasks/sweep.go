@@ -82,7 +82,7 @@ func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, erro
 			// The sweeper only restarts tickets it judges not running (stale past any
 			// execution's lifetime, or left by a previous process), so a lease still held
 			// belongs to a run that died.
-			t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
+			t.Notification.ReleaseLease()
 			t.AddTimeline(s.Now(), ticket.EventWorkflowStarted, restartMessage)
 			return nil
 		})

@@ -155,7 +155,7 @@ func (p *Publish) fail(ctx context.Context, id string, err error) error {
 			return nil
 		}
 		t.Notification.LastError = err.Error()
-		t.Notification.LeaseHolder, t.Notification.LeaseUntil = "", time.Time{}
+		t.Notification.ReleaseLease()
 		return nil
 	}); uerr != nil {
 		p.Log.ErrorContext(ctx, "record last error", "ticketId", id, "err", uerr)

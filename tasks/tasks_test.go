@@ -18,10 +18,6 @@ import (
 	"github.com/incidentmanager/incidents/tasks"
 )
 
-type config ticket.Config
-
-func (c config) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
-
 type channel struct {
 	name string
 	err  error
@@ -49,7 +45,7 @@ func setup(t *testing.T, cfg ticket.Config, chans ...ticket.Publisher) (*tasks.P
 	if _, _, err := store.Create(context.Background(), tk, ticket.Idempotency{}); err != nil {
 		t.Fatal(err)
 	}
-	p := &tasks.Publish{Store: store, Config: config(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := &tasks.Publish{Store: store, Config: ticket.StaticConfig(cfg), Channels: func(ticket.Config) []ticket.Publisher { return chans }, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return p, &tasks.Record{Store: store, Now: time.Now}, store, tk
 }
 

@@ -181,11 +181,6 @@ func createLimit(perSecond float64, burst int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 }
 
-// staticConfig is the embedded server's ticket.ConfigSource: the flags.
-type staticConfig ticket.Config
-
-func (c staticConfig) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
-
 // outboxEntries adapts the outbox to the API's reader.
 type outboxEntries struct{ *outbox.Outbox }
 
@@ -234,7 +229,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	cfg := ticket.Config{NotificationsEnabled: o.notify, SubjectPrefix: o.subjectPrefix, SiteURL: o.siteURL, Webhooks: o.webhooks}
 	publish := &tasks.Publish{
 		Store:    store,
-		Config:   staticConfig(cfg),
+		Config:   ticket.StaticConfig(cfg),
 		Channels: webhook.Channels(nil, box),
 		Now:      time.Now,
 		Log:      log,

@@ -30,10 +30,6 @@ type noStart struct{}
 
 func (noStart) Start(_ context.Context, t *ticket.Ticket) (string, error) { return t.ID, nil }
 
-type staticConfig ticket.Config
-
-func (c staticConfig) Load(context.Context) (ticket.Config, error) { return ticket.Config(c), nil }
-
 type nullChannel struct{}
 
 func (nullChannel) Channel() string                               { return "null" }
@@ -93,7 +89,7 @@ func newAPI(store ticket.Store) http.Handler {
 
 func runWorkflow(b *testing.B) {
 	_, store := openStore(b)
-	publish := &tasks.Publish{Store: store, Config: staticConfig(ticket.DefaultConfig()), Channels: func(ticket.Config) []ticket.Publisher { return []ticket.Publisher{nullChannel{}} }, Now: time.Now, Log: quiet()}
+	publish := &tasks.Publish{Store: store, Config: ticket.StaticConfig(ticket.DefaultConfig()), Channels: func(ticket.Config) []ticket.Publisher { return []ticket.Publisher{nullChannel{}} }, Now: time.Now, Log: quiet()}
 	record := &tasks.Record{Store: store, Now: time.Now}
 	m, err := statemachine.Load(statemachine.LocalFunctionArn)
 	if err != nil {

@@ -134,6 +134,12 @@ type ConfigSource interface {
 	Load(ctx context.Context) (Config, error)
 }
 
+// StaticConfig is a ConfigSource that never changes: the embedded server's flags, or a test's.
+type StaticConfig Config
+
+// Load implements ConfigSource.
+func (c StaticConfig) Load(context.Context) (Config, error) { return Config(c), nil }
+
 // Rank orders severities: critical is 0, low is 3, unknown is 4.
 func (s Severity) Rank() int {
 	for i, v := range Severities {

@@ -100,6 +100,9 @@ type Notification struct {
 	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
 }
 
+// ReleaseLease ends the delivery lease, whoever holds it.
+func (n *Notification) ReleaseLease() { n.LeaseHolder, n.LeaseUntil = "", time.Time{} }
+
 // Leased reports whether an execution other than execution holds the delivery lease at now.
 func (n Notification) Leased(execution string, now time.Time) bool {
 	return n.LeaseHolder != "" && n.LeaseHolder != execution && now.Before(n.LeaseUntil)
