@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/incidentmanager/incidents/internal/asl"
+	"github.com/incidentmanager/incidents/tasks"
 )
 
 // Definition is statemachine/notify.asl.json, with its ${...} placeholders.
@@ -69,6 +70,12 @@ func Load(arn func(function string) string) (*asl.Machine, error) {
 		return nil, err
 	}
 	return asl.Parse(def)
+}
+
+// NewTaskInvoker binds the definition's task functions to their handlers, in process: the one
+// place that says which handler serves which Resource.
+func NewTaskInvoker(publish *tasks.Publish, record *tasks.Record) *InProcess {
+	return NewInProcess(map[string]any{PublishFunction: publish.Handle, RecordFunction: record.Handle})
 }
 
 // InProcess is an asl.Invoker that calls Go task handlers in this process, through the same

@@ -65,7 +65,7 @@ func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
 	}
 	f.runner = statemachine.NewRunner(statemachine.RunnerConfig{
 		Machine:    m,
-		Invoker:    statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}),
+		Invoker:    statemachine.NewTaskInvoker(publish, record),
 		Store:      f.store,
 		Executions: f.execs,
 		Log:        discard(),

@@ -235,13 +235,14 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		Log:      log,
 	}
 	record := &tasks.Record{Store: store, Now: time.Now}
+	tasksInProcess := statemachine.NewTaskInvoker(publish, record)
 	machine, err := statemachine.Load(statemachine.LocalFunctionArn)
 	if err != nil {
 		return fmt.Errorf("load workflow: %w", err)
 	}
 	runner := statemachine.NewRunner(statemachine.RunnerConfig{
 		Machine:    machine,
-		Invoker:    statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}),
+		Invoker:    tasksInProcess,
 		Store:      store,
 		Executions: executions,
 		Log:        log,
@@ -272,7 +273,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	if o.sfnAddr != "" {
-		sfnURL, stop, err := serveStepFunctions(o, log, executions, statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle}))
+		sfnURL, stop, err := serveStepFunctions(o, log, executions, tasksInProcess)
 		if err != nil {
 			stopRunner()
 			srv.Close()

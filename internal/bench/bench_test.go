@@ -95,7 +95,7 @@ func runWorkflow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inv := statemachine.NewInProcess(map[string]any{statemachine.PublishFunction: publish.Handle, statemachine.RecordFunction: record.Handle})
+	inv := statemachine.NewTaskInvoker(publish, record)
 	var tickets []*ticket.Ticket
 	for i := 0; i < b.N; i++ {
 		t := ticket.New(fmt.Sprintf("t-%d", i), ticket.NewTicket{Title: "x", Severity: ticket.SeverityHigh, Reporter: ticket.Reporter{Name: "A", Email: "a@b.co"}}, time.Now())
