@@ -44,7 +44,8 @@ type fixture struct {
 	logs    *bytes.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves the API on a fresh SQLite store; opts adjust the configuration.
+func newFixture(t *testing.T, opts ...func(*api.Config)) *fixture {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
 	if err != nil {
@@ -52,13 +53,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{store: sqlite.NewStore(db, []byte("key")), starter: &starter{}, logs: &bytes.Buffer{}}
-	h := api.New(api.Config{
+	c := api.Config{
 		Store:      f.store,
 		Starter:    f.starter,
 		AdminToken: func(context.Context) (string, error) { return token, nil },
 		Log:        slog.New(slog.NewTextHandler(f.logs, nil)),
-	})
-	f.srv = httptest.NewServer(h)
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	f.srv = httptest.NewServer(api.New(c))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -355,24 +359,13 @@ func TestInternalErrorsAreNotLeaked(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	db, _ := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
-	defer db.Close()
-	srv := httptest.NewServer(api.New(api.Config{Store: sqlite.NewStore(db, []byte("k")), AllowOrigin: "https://help.example.com"}))
-	defer srv.Close()
-	req, _ := http.NewRequest("OPTIONS", srv.URL+"/ticket", nil)
-	req.Header.Set("Origin", "https://help.example.com")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	f := newFixture(t, func(c *api.Config) { c.AllowOrigin = "https://help.example.com" })
+	r := f.do(t, "OPTIONS", "/ticket", "", "", map[string]string{"Origin": "https://help.example.com"})
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://help.example.com" {
+		t.Errorf("preflight = %d ACAO %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://help.example.com" {
-		t.Errorf("preflight = %d ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
-	}
-	req.Header.Set("Origin", "https://evil.example.com")
-	resp, _ = http.DefaultClient.Do(req)
-	resp.Body.Close()
-	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+	r = f.do(t, "OPTIONS", "/ticket", "", "", map[string]string{"Origin": "https://evil.example.com"})
+	if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("preflight from another origin got ACAO %q", got)
 	}
 }
@@ -455,30 +448,15 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestCreateThrottled(t *testing.T) {
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
-	if err != nil {
-		t.Fatal(err)
+	f := newFixture(t, func(c *api.Config) { c.CreateLimit = rate.NewLimiter(rate.Every(time.Hour), 1) })
+	if r := f.do(t, "POST", "/ticket", "application/json", valid, nil); r.status != 201 {
+		t.Fatalf("first POST = %d, want 201", r.status)
 	}
-	defer db.Close()
-	store := sqlite.NewStore(db, []byte("k"))
-	srv := httptest.NewServer(api.New(api.Config{Store: store, Starter: &starter{}, CreateLimit: rate.NewLimiter(rate.Every(time.Hour), 1), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
-	defer srv.Close()
-	post := func() *http.Response {
-		resp, err := http.Post(srv.URL+"/ticket", "application/json", strings.NewReader(valid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("second POST = %d Retry-After %q %s, want a 429 problem with Retry-After", r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"))
 	}
-	if r := post(); r.StatusCode != 201 {
-		t.Fatalf("first POST = %d, want 201", r.StatusCode)
-	}
-	r := post()
-	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Header.Get("Content-Type") != "application/problem+json" {
-		t.Errorf("second POST = %d Retry-After %q %s, want a 429 problem with Retry-After", r.StatusCode, r.Header.Get("Retry-After"), r.Header.Get("Content-Type"))
-	}
-	if st, _ := store.Stats(context.Background()); st.Total != 1 {
-		t.Errorf("%d tickets stored, want 1", st.Total)
+	if n := f.count(t); n != 1 {
+		t.Errorf("%d tickets stored, want 1", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -127,10 +128,7 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 
 // start kicks off the workflow. The ticket is already durable and acknowledged either way: a
 // failure leaves it PENDING for the sweeper, so it is logged, not returned.
-func (s *server) start(ctx context.Context, log interface {
-	InfoContext(context.Context, string, ...any)
-	ErrorContext(context.Context, string, ...any)
-}, t *ticket.Ticket) {
+func (s *server) start(ctx context.Context, log *slog.Logger, t *ticket.Ticket) {
 	if s.Starter == nil {
 		log.ErrorContext(ctx, "no workflow starter configured; the ticket stays PENDING")
 		return

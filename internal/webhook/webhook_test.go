@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,16 +136,10 @@ func TestTransientFailures(t *testing.T) {
 	t.Run("NotHTTPIsPermanent", func(t *testing.T) {
 		err := webhook.New("ftp://example.com/x", nil).Publish(context.Background(), publishertest.Message())
 		var pe *ticket.PermanentError
-		if !errorsAs(err, &pe) {
+		if !errors.As(err, &pe) {
 			t.Errorf("Publish(ftp://) = %T %v, want a PermanentError", err, err)
 		}
 	})
-}
-
-func errorsAs(err error, target **ticket.PermanentError) bool {
-	pe, ok := err.(*ticket.PermanentError)
-	*target = pe
-	return ok
 }
 
 func TestChannels(t *testing.T) {
