@@ -5,7 +5,6 @@ package web_test
 // They fail, never skip, when chromium or the server cannot be started.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,9 +28,9 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-)
 
-const serverPackage = "github.com/incidentmanager/incidents/cmd/incidents"
+	"github.com/incidentmanager/incidents/internal/servetest"
+)
 
 var (
 	serverBin string
@@ -54,7 +52,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	serverBin, setupErr = buildServer(tmp)
+	serverBin, setupErr = servetest.Build(tmp)
 	var cancel context.CancelFunc = func() {}
 	if setupErr == nil {
 		browser, cancel, setupErr = startBrowser(tmp)
@@ -62,23 +60,6 @@ func run(m *testing.M) int {
 	code := m.Run()
 	cancel()
 	return code
-}
-
-// buildServer builds cmd/incidents, or uses INCIDENTS_BIN when it names a prebuilt binary.
-func buildServer(dir string) (string, error) {
-	if bin := os.Getenv("INCIDENTS_BIN"); bin != "" {
-		return bin, nil
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("the go command is needed to build %s: %w", serverPackage, err)
-	}
-	bin := filepath.Join(dir, "incidents")
-	cmd := exec.Command(goBin, "build", "-o", bin, serverPackage)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", serverPackage, err, out)
-	}
-	return bin, nil
 }
 
 func chromiumPath() (string, error) {
@@ -129,93 +110,15 @@ func startBrowser(dir string) (context.Context, context.CancelFunc, error) {
 	return ctx, cancel, nil
 }
 
-// server is one running `incidents serve`.
-type server struct {
-	URL   string
-	Token string
-	Data  string
-}
-
-var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+// server is one running `incidents serve`, with its own data directory.
+type server struct{ *servetest.Server }
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	if setupErr != nil {
 		t.Fatalf("browser test setup failed: %v", setupErr)
 	}
-	data := t.TempDir()
-	cmd := exec.Command(serverBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", serverBin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server stderr:\n%s", stderr.String())
-		}
-	})
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil && !found {
-				found = true
-				urlCh <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case base = <-urlCh:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the server did not print its address within 15s; stderr:\n%s", stderr.String())
-	}
-	s := &server{URL: base, Data: data}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, err := os.ReadFile(filepath.Join(data, "admin-token"))
-		if err == nil && len(bytes.TrimSpace(b)) > 0 {
-			s.Token = string(bytes.TrimSpace(b))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no admin token in %s: %v", data, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return s
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return &server{servetest.Start(t, serverBin, t.TempDir(), args...)}
 }
 
 // --- API helpers (the tests check the browser's effects through the real API) ---

@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/incidentmanager/incidents/internal/servetest"
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
 
@@ -28,9 +25,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "incidents")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build incidents: %v\n%s", err, out)
+	if binary, err = servetest.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -38,105 +34,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server is a running `incidents serve`.
-type server struct {
-	lines chan string
-	cmd   *exec.Cmd
-	url   string
-	data  string
-	token string
-	logs  *syncBuffer
-	done  chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// server is a running `incidents serve` with the API calls the tests make.
+type server struct{ *servetest.Server }
 
 // startServer runs the binary on a free port with data in dir and waits until it listens.
 func startServer(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
-	s := &server{data: dir, logs: &syncBuffer{}, done: make(chan error, 1), lines: make(chan string, 100)}
-	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...)...)
-	s.cmd.Stderr = s.logs
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				urlc <- u
-			}
-			select {
-			case s.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs)
-		}
-	})
-	select {
-	case s.url = <-urlc:
-	case err := <-s.done:
-		t.Fatalf("server exited before listening: %v\n%s", err, s.logs)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not listen within 20s\n%s", s.logs)
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, "admin-token"))
-	if err != nil {
-		t.Fatalf("admin token: %v", err)
-	}
+	s := &server{servetest.Start(t, binary, dir, args...)}
 	if st, _ := os.Stat(filepath.Join(dir, "admin-token")); st.Mode().Perm() != 0o600 {
 		t.Errorf("admin-token mode = %v, want 0600", st.Mode().Perm())
 	}
-	s.token = strings.TrimSpace(string(tok))
 	return s
-}
-
-// stdoutLine returns the rest of the first line the server printed that starts with prefix.
-func (s *server) stdoutLine(t *testing.T, prefix string) string {
-	t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case l := <-s.lines:
-			if rest, ok := strings.CutPrefix(l, prefix); ok {
-				return rest
-			}
-		case <-timeout:
-			t.Fatalf("the server printed no line starting %q", prefix)
-		}
-	}
 }
 
 func (s *server) request(t *testing.T, method, path, body string, admin bool) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +57,7 @@ func (s *server) request(t *testing.T, method, path, body string, admin bool) (i
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if admin {
-		req.Header.Set("Authorization", "Bearer "+s.token)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -294,7 +207,7 @@ func TestServeSite(t *testing.T) {
 		{"/config.js", "text/javascript", `"mode":"local"`},
 		{"/workflow.asl.json", "application/json", `"StartAt"`},
 	} {
-		resp, err := http.Get(s.url + tc.path)
+		resp, err := http.Get(s.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,11 +311,7 @@ func TestCrashAfterAcknowledge(t *testing.T) {
 	s := startServer(t, dir, "--webhook", slow.URL)
 	tk := s.create(t, "Power cut")
 	// The workflow is now blocked on the webhook: kill the server without any grace.
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-s.done
-	s.done <- nil // for the cleanup
+	s.Kill(t)
 
 	good := &hookServer{}
 	fine := httptest.NewServer(good)
@@ -433,7 +342,7 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 		{"TooLarge", "application/json", `{"title":"` + strings.Repeat("x", 70000) + `"}`, 413},
 		{"Invalid", "application/json", `{"title":"","reporter":{"name":"A","email":"nope"}}`, 400},
 	} {
-		req, _ := http.NewRequest("POST", s.url+"/ticket", strings.NewReader(tc.body))
+		req, _ := http.NewRequest("POST", s.URL+"/ticket", strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", tc.contentType)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -455,17 +364,12 @@ func TestGracefulShutdown(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	tk := s.create(t, "Before shutdown")
 	s.waitNotification(t, tk.ID, 15*time.Second)
-	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Errorf("exit after SIGINT: %v, want status 0", err)
-		}
-	case <-time.After(15 * time.Second):
+	stopped, err := s.Stop(15 * time.Second)
+	if !stopped {
 		t.Fatal("server did not stop within 15s of SIGINT")
+	}
+	if err != nil {
+		t.Errorf("exit after SIGINT: %v, want status 0", err)
 	}
 }
 
@@ -514,7 +418,7 @@ func TestWebhookSecretStaysPrivate(t *testing.T) {
 	if strings.Contains(string(body), "SLACKSECRETTOKEN") {
 		t.Errorf("the execution history shows the webhook secret")
 	}
-	if strings.Contains(s.logs.String(), "SLACKSECRETTOKEN") {
+	if strings.Contains(s.Log.String(), "SLACKSECRETTOKEN") {
 		t.Errorf("the log shows the webhook secret")
 	}
 }

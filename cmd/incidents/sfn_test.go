@@ -22,7 +22,7 @@ import (
 // sfnClient is an SDK client for the Step Functions API the server printed it serves.
 func sfnClient(t *testing.T, s *server) *sfn.Client {
 	t.Helper()
-	line := s.stdoutLine(t, "Step Functions API on ")
+	line := s.Line(t, "Step Functions API on ")
 	endpoint, _, _ := strings.Cut(line, " ")
 	return sfn.New(sfn.Options{
 		Region:       "us-east-1",
