@@ -114,10 +114,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	w = rec
 	start := s.Now()
+	_, pattern := s.mux.Handler(r)
 	defer func() {
 		// One line per request: the route pattern (not the path, which holds ticket IDs),
 		// status and duration, findable by the request ID a client was shown.
-		_, pattern := s.mux.Handler(r)
 		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("requestId", id), slog.String("method", r.Method), slog.String("route", pattern),
 			slog.Int("status", rec.status), slog.Float64("ms", float64(s.Now().Sub(start).Microseconds())/1000))
@@ -138,7 +138,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		s.noRoute(w, r)
 		return
 	}

@@ -140,16 +140,6 @@ type StaticConfig Config
 // Load implements ConfigSource.
 func (c StaticConfig) Load(context.Context) (Config, error) { return Config(c), nil }
 
-// Rank orders severities: critical is 0, low is 3, unknown is 4.
-func (s Severity) Rank() int {
-	for i, v := range Severities {
-		if s == v {
-			return i
-		}
-	}
-	return len(Severities)
-}
-
 // Execution is a workflow execution as an admin inspects it: the shape of Step Functions'
 // DescribeExecution with the GetExecutionHistory events, in camelCase.
 type Execution struct {
