@@ -254,11 +254,7 @@ type position struct {
 // first on its own (storetest's PageOrderOnly); every ticket still appears exactly once. A page
 // is filled up to the limit, scanning on while a filter leaves it short, within maxScanCalls.
 func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = ticket.DefaultLimit
-	}
-	limit = min(limit, ticket.MaxLimit)
+	limit := f.PageSize()
 	var start map[string]types.AttributeValue
 	if f.Cursor != "" {
 		var pos position

@@ -187,11 +187,7 @@ type position struct {
 
 // List implements ticket.Store: newest first across pages, keyset-paginated.
 func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = ticket.DefaultLimit
-	}
-	limit = min(limit, ticket.MaxLimit)
+	limit := f.PageSize()
 	var (
 		where []string
 		args  []any

@@ -28,6 +28,14 @@ const (
 	MaxLimit     = 100
 )
 
+// PageSize is Limit as stores apply it: DefaultLimit when unset, at most MaxLimit.
+func (f Filter) PageSize() int {
+	if f.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(f.Limit, MaxLimit)
+}
+
 // Page is one page of tickets, newest first. NextCursor is empty on the last page.
 type Page struct {
 	Items      []*Ticket
