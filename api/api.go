@@ -55,6 +55,9 @@ type Config struct {
 	// CreateLimit throttles POST /ticket as a whole (as API Gateway's route throttling does
 	// on AWS); nil means no limit.
 	CreateLimit *rate.Limiter
+	// Health, when set, proves the store can write; GET /healthz answers 503 while it fails.
+	// It is called at most once a second.
+	Health func(ctx context.Context) error
 }
 
 // MaxBody is the largest request body accepted.
@@ -62,7 +65,8 @@ const MaxBody = 64 << 10
 
 type server struct {
 	Config
-	mux *http.ServeMux
+	mux    *http.ServeMux
+	health healthCache
 }
 
 // New returns the API handler.
@@ -88,9 +92,7 @@ func New(c Config) http.Handler {
 	s.mux.HandleFunc("GET /admin/executions", s.admin(s.listExecutions))
 	s.mux.HandleFunc("GET /admin/executions/{name}", s.admin(s.getExecution))
 	s.mux.HandleFunc("GET /admin/outbox", s.admin(s.outbox))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	s.mux.HandleFunc("GET /healthz", s.healthz)
 	return s
 }
 

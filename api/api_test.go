@@ -30,11 +30,17 @@ type starter struct {
 	err     error
 }
 
-func (s *starter) Start(_ context.Context, t *ticket.Ticket) (string, error) {
+func (s *starter) Start(_ context.Context, id string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.started = append(s.started, t.ID)
-	return t.ID, s.err
+	s.started = append(s.started, id)
+	return id, s.err
+}
+
+func (s *starter) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.started)
 }
 
 type fixture struct {
@@ -230,8 +236,20 @@ func TestIdempotencyKey(t *testing.T) {
 	if n := f.count(t); n != 1 {
 		t.Errorf("%d tickets stored, want 1", n)
 	}
-	if len(f.starter.started) != 1 {
-		t.Errorf("workflow started %d times, want once", len(f.starter.started))
+	// The first request started the workflow; a replay of a ticket whose delivery never
+	// began (the first start failed, or the client hung up before it) starts it again.
+	if got := f.starter.count(); got != 2 {
+		t.Errorf("workflow started %d times, want twice (create, and the replay of a ticket not yet delivering)", got)
+	}
+	if _, err := f.store.Update(context.Background(), a.ID, func(x *ticket.Ticket) error {
+		_, err := x.BeginDelivery("exec-1", []string{"outbox"}, true, time.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.do(t, "POST", "/ticket", "application/json", valid, key)
+	if got := f.starter.count(); got != 2 {
+		t.Errorf("workflow started %d times, want no start for a replay of a ticket already delivering", got)
 	}
 	other := f.do(t, "POST", "/ticket", "application/json", strings.Replace(valid, "VPN", "DNS", 1), key)
 	if other.status != http.StatusConflict {
@@ -377,12 +395,12 @@ func TestPublicViewHidesDeliveryInternals(t *testing.T) {
 	json.Unmarshal(r.body, &tk)
 	secret := "webhook:https://hooks.slack.com/services/T0/B0/SECRET"
 	if _, err := f.store.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error {
-		x.Notification.Delivered = append(x.Notification.Delivered, secret)
-		x.Notification.LastError = "open /var/lib/incidents/outbox.jsonl: is a directory"
-		x.Notification.Execution = "arn:aws:states:eu-west-1:123456789012:express:notify:x:y"
-		x.AddTimeline(time.Now(), ticket.EventNotifyDelivered, "Delivered to "+secret+".")
-		x.AddTimeline(time.Now(), ticket.EventNotifyFailed, "Notification failed: "+x.Notification.LastError)
-		return nil
+		exec := "arn:aws:states:eu-west-1:123456789012:express:notify:x:y"
+		if _, err := x.BeginDelivery(exec, []string{secret, "outbox"}, true, time.Now()); err != nil {
+			return err
+		}
+		x.ChannelDelivered(secret, time.Now())
+		return x.EndAttempt(exec, []ticket.ChannelOutcome{{Channel: "outbox", Error: "open /var/lib/incidents/outbox.jsonl: is a directory", Permanent: true}}, time.Now())
 	}); err != nil {
 		t.Fatal(err)
 	}

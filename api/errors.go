@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -26,17 +27,23 @@ var statusOf = map[string]int{
 	ticket.EUNAUTHORIZED: http.StatusUnauthorized,
 	ticket.EPRECONDITION: http.StatusPreconditionFailed,
 	ticket.EINTERNAL:     http.StatusInternalServerError,
+	ticket.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // fail writes err as a problem. Application errors show their message; anything else is
 // logged in full with the request ID and shown as "Internal error.".
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := ticket.ErrorCode(err)
-	if code == ticket.EINTERNAL {
+	switch code {
+	case ticket.EINTERNAL:
 		s.Log.ErrorContext(r.Context(), "request failed", "requestId", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	case ticket.EUNAVAILABLE:
+		s.Log.ErrorContext(r.Context(), "store unavailable", "requestId", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
 	}
 	var fields []ticket.FieldError
-	if e, ok := err.(*ticket.Error); ok {
+	var e *ticket.Error
+	if errors.As(err, &e) {
 		fields = e.Fields
 	}
 	s.problem(w, r, statusOf[code], ticket.ErrorMessage(err), fields)

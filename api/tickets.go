@@ -109,6 +109,9 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(canon)
 		idem.Hash = hex.EncodeToString(sum[:])
 	}
+	// From here the request context no longer matters: a reporter who hangs up after sending
+	// still gets a stored ticket whose notification starts (a retry with the key returns it).
+	ctx = context.WithoutCancel(ctx)
 	t, replayed, err := s.Store.Create(ctx, ticket.New(s.NewID(), in, s.Now()), idem)
 	if err != nil {
 		s.fail(w, r, err)
@@ -118,6 +121,12 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 		log.InfoContext(ctx, "ticket create replayed")
+		// The first request may have been cut off before its workflow started: a replay of a
+		// ticket whose delivery never began starts it (a duplicate start is harmless, the
+		// delivery state guards every channel).
+		if t.Notification.Status == ticket.NotificationPending && t.Notification.Attempts == 0 {
+			s.start(ctx, log, t)
+		}
 	} else {
 		log.InfoContext(ctx, "ticket created", "severity", t.Severity)
 		s.start(ctx, log, t)
@@ -135,7 +144,7 @@ func (s *server) start(ctx context.Context, log *slog.Logger, t *ticket.Ticket) 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StartTimeout)
 	defer cancel()
-	exec, err := s.Starter.Start(ctx, t)
+	exec, err := s.Starter.Start(ctx, t.ID)
 	if err != nil {
 		log.ErrorContext(ctx, "start notification workflow; the sweeper will retry", "err", err)
 		return

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/asl"
+	"github.com/incidentmanager/incidents/internal/sfnapi"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
 	"github.com/incidentmanager/incidents/internal/ticket/storetest"
@@ -42,10 +43,10 @@ func (f *flaky) Publish(context.Context, ticket.Message) error {
 }
 
 type fixture struct {
-	store  *sqlite.Store
-	execs  *sqlite.Executions
-	runner *statemachine.Runner
-	clock  *asl.VirtualClock
+	store *sqlite.Store
+	execs *sqlite.Executions
+	svc   *sfnapi.Service
+	clock *asl.VirtualClock
 }
 
 func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
@@ -63,15 +64,31 @@ func newFixture(t *testing.T, chans ...ticket.Publisher) *fixture {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	f.runner = statemachine.NewRunner(statemachine.RunnerConfig{
-		Machine:    m,
+	f.svc = sfnapi.New(sfnapi.Config{
+		Machines:   []sfnapi.Machine{{Arn: statemachine.LocalStateMachineArn, Definition: m}},
 		Invoker:    statemachine.NewTaskInvoker(publish, record),
-		Store:      f.store,
 		Executions: f.execs,
 		Log:        discard(),
 		Clock:      f.clock,
 	})
+	t.Cleanup(func() { f.svc.Shutdown(context.Background()) })
 	return f
+}
+
+// execute runs one execution for tk to its end, started as the embedded server starts them,
+// and returns its stored record.
+func (f *fixture) execute(t *testing.T, tk *ticket.Ticket) *ticket.Execution {
+	t.Helper()
+	in := `{"id":"` + tk.ID + `"}`
+	x, err := f.svc.StartSync(context.Background(), sfnapi.StartRequest{StateMachineArn: statemachine.LocalStateMachineArn, Name: tk.ID, Input: &in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.execs.LatestExecution(context.Background(), x.ExecutionArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 func (f *fixture) file(t *testing.T) *ticket.Ticket {
@@ -113,26 +130,41 @@ func TestSent(t *testing.T) {
 	box := &flaky{name: "outbox"}
 	f := newFixture(t, box)
 	tk := f.file(t)
-	x := f.runner.Execute(context.Background(), tk)
+	x := f.execute(t, tk)
 	if x.Status != "SUCCEEDED" {
 		t.Fatalf("execution %s %s %s, want SUCCEEDED", x.Status, x.Error, x.Cause)
 	}
 	got, _ := f.store.Get(context.Background(), tk.ID)
-	if got.Notification.Status != ticket.NotificationSent || got.Notification.Attempts != 1 || !got.Notification.HasDelivered("outbox") {
-		t.Errorf("notification = %+v, want SENT after 1 attempt, delivered to outbox", got.Notification)
+	n := got.Notification
+	if n.Status != ticket.NotificationSent || n.Attempts != 1 || n.Channel("outbox") == nil || n.Channel("outbox").Status != ticket.NotificationSent {
+		t.Errorf("notification = %+v, want SENT after 1 attempt, delivered to outbox", n)
 	}
-	if !strings.Contains(got.Notification.Execution, ":express:incident-manager-notify:"+tk.ID+":") {
-		t.Errorf("execution recorded on the ticket = %q, want the execution ARN", got.Notification.Execution)
+	if !strings.Contains(n.Execution, ":express:incident-manager-notify:"+tk.ID+":") {
+		t.Errorf("execution recorded on the ticket = %q, want the execution ARN", n.Execution)
 	}
 	ev := types(t, x)
 	want := []string{"ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
-		"TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"}
+		"ChoiceStateEntered", "ChoiceStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"}
 	if fmt.Sprint(ev) != fmt.Sprint(want) {
 		t.Errorf("history\n got %v\nwant %v", ev, want)
 	}
-	stored, err := f.execs.LatestExecution(context.Background(), tk.ID)
-	if err != nil || stored.Status != "SUCCEEDED" || len(stored.Events) != len(want) {
-		t.Errorf("stored execution = %+v, err %v", stored, err)
+}
+
+// TestNoPersonalDataInTheExecution: the workflow carries the ticket ID only; the reporter's
+// name, email and description never enter an execution's input, output or history.
+func TestNoPersonalDataInTheExecution(t *testing.T) {
+	hook := &flaky{name: "webhook:x", fails: []error{&ticket.PermanentError{Err: errors.New("HTTP 404")}}}
+	f := newFixture(t, &flaky{name: "outbox"}, hook)
+	tk := f.file(t)
+	x := f.execute(t, tk)
+	if got, want := string(x.Input), `{"id":"`+tk.ID+`"}`; got != want {
+		t.Errorf("input %s, want %s", got, want)
+	}
+	all := string(x.Input) + string(x.Output) + x.Cause + string(joined(x))
+	for _, personal := range []string{tk.Reporter.Email, tk.Reporter.Name + "\"", tk.Description, tk.Title} {
+		if strings.Contains(all, personal) {
+			t.Errorf("the execution holds %q: %s", personal, all)
+		}
 	}
 }
 
@@ -145,7 +177,7 @@ func TestTransientRetriedThenSent(t *testing.T) {
 	f := newFixture(t, box, hook)
 	tk := f.file(t)
 	start := f.clock.Now()
-	x := f.runner.Execute(context.Background(), tk)
+	x := f.execute(t, tk)
 	if x.Status != "SUCCEEDED" {
 		t.Fatalf("execution %s %s %s, want SUCCEEDED", x.Status, x.Error, x.Cause)
 	}
@@ -164,8 +196,25 @@ func TestTransientRetriedThenSent(t *testing.T) {
 	if waited := f.clock.Now().Sub(start); waited > 6*time.Second {
 		t.Errorf("waited %s in retries, want at most 6s", waited)
 	}
-	if !regexp.MustCompile(`"TransientError"`).Match(x.Events[3]) && !strings.Contains(string(joined(x)), `"error":"TransientError"`) {
+	if !strings.Contains(string(joined(x)), `"error":"TransientError"`) {
 		t.Errorf("history does not name the TransientError: %s", joined(x))
+	}
+}
+
+func TestRetryAfterIsAWait(t *testing.T) {
+	hook := &flaky{name: "webhook:x", fails: []error{&ticket.TransientError{Err: errors.New("HTTP 429"), RetryAfter: 30 * time.Second}}}
+	f := newFixture(t, hook)
+	tk := f.file(t)
+	start := f.clock.Now()
+	x := f.execute(t, tk)
+	if x.Status != "SUCCEEDED" || hook.sent != 1 {
+		t.Fatalf("execution %s (%s), %d sent; want SUCCEEDED after honouring Retry-After", x.Status, x.Error, hook.sent)
+	}
+	if waited := f.clock.Now().Sub(start); waited < 30*time.Second || waited > 40*time.Second {
+		t.Errorf("waited %s, want the 30 s the receiver asked for", waited)
+	}
+	if ev := types(t, x); count(ev, "WaitStateEntered") != 1 || count(ev, "LambdaFunctionFailed") != 0 {
+		t.Errorf("history %v, want one Wait state and no failed task", ev)
 	}
 }
 
@@ -178,10 +227,10 @@ func joined(x *ticket.Execution) []byte {
 }
 
 func TestPermanentFails(t *testing.T) {
-	hook := &flaky{name: "webhook:x", fails: []error{&ticket.PermanentError{Err: errors.New("POST webhook:x: 400 Bad Request")}}}
+	hook := &flaky{name: "webhook:x", fails: []error{&ticket.PermanentError{Err: errors.New("HTTP 400 Bad Request")}}}
 	f := newFixture(t, hook)
 	tk := f.file(t)
-	x := f.runner.Execute(context.Background(), tk)
+	x := f.execute(t, tk)
 	if x.Status != "FAILED" || x.Error != "NotificationFailed" {
 		t.Fatalf("execution %s %s, want FAILED NotificationFailed", x.Status, x.Error)
 	}
@@ -195,6 +244,17 @@ func TestPermanentFails(t *testing.T) {
 	}
 }
 
+func TestPartialFailsAsPartial(t *testing.T) {
+	hook := &flaky{name: "webhook:x", fails: []error{&ticket.PermanentError{Err: errors.New("HTTP 410 Gone")}}}
+	f := newFixture(t, &flaky{name: "outbox"}, hook)
+	tk := f.file(t)
+	x := f.execute(t, tk)
+	got, _ := f.store.Get(context.Background(), tk.ID)
+	if x.Status != "FAILED" || x.Error != "NotificationPartial" || got.Notification.Status != ticket.NotificationPartial {
+		t.Errorf("execution %s %s, notification %s; want FAILED NotificationPartial and PARTIAL", x.Status, x.Error, got.Notification.Status)
+	}
+}
+
 func TestTransientExhausted(t *testing.T) {
 	var fails []error
 	for i := 0; i < 10; i++ {
@@ -203,10 +263,13 @@ func TestTransientExhausted(t *testing.T) {
 	f := newFixture(t, &flaky{name: "webhook:x", fails: fails})
 	tk := f.file(t)
 	start := f.clock.Now()
-	x := f.runner.Execute(context.Background(), tk)
+	x := f.execute(t, tk)
 	got, _ := f.store.Get(context.Background(), tk.ID)
 	if x.Status != "FAILED" || got.Notification.Status != ticket.NotificationFailed || got.Notification.Attempts != 6 {
 		t.Errorf("execution %s, notification %+v; want FAILED after 1+5 attempts", x.Status, got.Notification)
+	}
+	if c := got.Notification.Channel("webhook:x"); c == nil || c.LastError != "connection refused" {
+		t.Errorf("channel = %+v, want its last error kept", c)
 	}
 	// Express executions stop at 5 minutes: the retries must end well before.
 	if waited := f.clock.Now().Sub(start); waited > 2*time.Minute {
@@ -218,8 +281,8 @@ func TestDuplicateExecutionDoesNotResend(t *testing.T) {
 	box := &flaky{name: "outbox"}
 	f := newFixture(t, box)
 	tk := f.file(t)
-	f.runner.Execute(context.Background(), tk)
-	x := f.runner.Execute(context.Background(), tk)
+	f.execute(t, tk)
+	x := f.execute(t, tk)
 	if x.Status != "SUCCEEDED" || box.sent != 1 {
 		t.Errorf("second execution %s, %d deliveries; want SUCCEEDED and still 1 delivery", x.Status, box.sent)
 	}
@@ -227,29 +290,6 @@ func TestDuplicateExecutionDoesNotResend(t *testing.T) {
 	if len(all) != 2 || all[0].ExecutionArn == all[1].ExecutionArn {
 		t.Errorf("executions = %d with ARNs %v, want 2 distinct", len(all), all)
 	}
-}
-
-func TestRunnerSweepsPending(t *testing.T) {
-	box := &flaky{name: "outbox"}
-	f := newFixture(t, box)
-	a, b := f.file(t), f.file(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.runner.Run(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ta, _ := f.store.Get(ctx, a.ID)
-		tb, _ := f.store.Get(ctx, b.ID)
-		if ta.Notification.Status == ticket.NotificationSent && tb.Notification.Status == ticket.NotificationSent {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pending tickets not notified by the startup sweep: %s, %s", ta.Notification.Status, tb.Notification.Status)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
 }
 
 func TestSubstitutionsCoverDefinition(t *testing.T) {

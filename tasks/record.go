@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -31,60 +30,42 @@ func (e ErrorOutput) Message() string {
 	return e.Error + ": " + e.Cause
 }
 
-// RecordInput is what RecordSent and RecordFailure pass.
+// RecordInput is what RecordFailure passes: the ticket, the execution and the error the
+// workflow gave up on.
 type RecordInput struct {
 	TicketID  string       `json:"ticketId"`
-	Outcome   string       `json:"outcome"` // SENT or FAILED
 	Execution string       `json:"execution"`
 	Error     *ErrorOutput `json:"error,omitempty"`
 }
 
-// RecordOutput is the notification as recorded.
+// RecordOutput is the notification's status as recorded.
 type RecordOutput struct {
-	TicketID     string              `json:"ticketId"`
-	Notification ticket.Notification `json:"notification"`
+	TicketID string                    `json:"ticketId"`
+	Status   ticket.NotificationStatus `json:"status"`
 }
 
-// Record writes the workflow's outcome onto the ticket.
+// Record ends a ticket's delivery when the workflow gives up on it: channels still pending are
+// FAILED and the overall status follows (PARTIAL when some channel was reached).
 type Record struct {
 	Store ticket.Store
 	Now   func() time.Time
 }
 
-// Handle is the task handler. A ticket already SENT stays SENT: a late duplicate execution
-// that failed must not undo a delivery that happened.
+// Handle is the task handler. A delivery that has already ended stays as it is: a late
+// duplicate execution that failed must not undo what happened.
 func (r *Record) Handle(ctx context.Context, in RecordInput) (RecordOutput, error) {
-	status := ticket.NotificationStatus(in.Outcome)
-	if in.TicketID == "" || (status != ticket.NotificationSent && status != ticket.NotificationFailed) {
-		return RecordOutput{}, &ticket.PermanentError{Err: errors.New("ticketId and an outcome of SENT or FAILED are required")}
+	if in.TicketID == "" {
+		return RecordOutput{}, &ticket.PermanentError{Err: errors.New("ticketId is required")}
+	}
+	reason := "the notification workflow failed"
+	if in.Error != nil {
+		reason = in.Error.Message()
 	}
 	t, err := r.Store.Update(ctx, in.TicketID, func(t *ticket.Ticket) error {
-		if t.Notification.Status == ticket.NotificationSent {
-			return nil
-		}
-		// The outcome is final for this execution: release the delivery lease.
-		t.Notification.ReleaseLease()
-		t.Notification.Status = status
-		if in.Execution != "" {
-			t.Notification.Execution = in.Execution
-		}
-		now := r.Now()
-		if status == ticket.NotificationSent {
-			t.Notification.LastError = ""
-			t.AddTimeline(now, ticket.EventNotifySent, fmt.Sprintf("Admins notified after %d attempt(s).", t.Notification.Attempts))
-			return nil
-		}
-		if in.Error != nil {
-			t.Notification.LastError = in.Error.Message()
-		}
-		if t.Notification.LastError == "" {
-			t.Notification.LastError = "the notification workflow failed"
-		}
-		t.AddTimeline(now, ticket.EventNotifyFailed, "Notification failed: "+t.Notification.LastError)
-		return nil
+		return t.FailDelivery(in.Execution, reason, r.Now())
 	})
 	if err != nil {
 		return RecordOutput{}, storeError("record the outcome", err)
 	}
-	return RecordOutput{TicketID: t.ID, Notification: t.Notification}, nil
+	return RecordOutput{TicketID: t.ID, Status: t.Notification.Status}, nil
 }

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,31 +10,41 @@ import (
 )
 
 // Sweep recovers notifications: it starts the workflow again for tickets whose notification is
-// still PENDING a while after their last change (the create could not start it, or the
-// execution died without recording an outcome). Store.Pending reads only pending tickets, so a
-// sweep costs what the pending count costs. A ticket restarted MaxRestarts times without an
-// outcome is marked FAILED, so a broken workflow cannot make the sweeper loop forever.
+// still PENDING a while after their last change (the create could not start it, or the run
+// died without an outcome). Store.Pending reads only pending tickets, so a sweep costs what
+// the pending count costs. A ticket whose workflow began MaxRuns times without an outcome is
+// marked FAILED (Ticket.RestartDelivery), so a broken workflow cannot loop forever. The
+// embedded server and the AWS sweep Lambda run this same code.
 type Sweep struct {
 	Store   ticket.Store
 	Starter ticket.Starter
 	Now     func() time.Time
 	Log     *slog.Logger
-	// StaleAfter must be longer than an execution may run (5 minutes for Express) so a
-	// running workflow is not started twice; 0 means DefaultStaleAfter.
+	// StaleAfter must be longer than an execution may run when Active is nil (on AWS: the
+	// 5-minute Express limit plus a margin) so a running workflow is not started twice; 0
+	// means DefaultStaleAfter.
 	StaleAfter time.Duration
-	// Batch bounds one sweep; 0 means 50.
+	// Active, when set, reports whether an execution for the ticket is queued or running (the
+	// embedded server knows its own); those are left alone, so StaleAfter can be short.
+	Active func(ticketID string) bool
+	// Batch bounds one sweep; 0 means 100.
 	Batch int
-	// MaxRestarts; 0 means 5.
-	MaxRestarts int
+	// MaxRuns bounds the runs per ticket; 0 means DefaultMaxRuns.
+	MaxRuns int
 }
 
 // DefaultStaleAfter is the Express execution limit plus a margin.
 const DefaultStaleAfter = 6 * time.Minute
 
+// DefaultMaxRuns is the first run and five restarts.
+const DefaultMaxRuns = 6
+
 // SweepResult is what one sweep did.
 type SweepResult struct {
 	Restarted []string `json:"restarted"`
 	GaveUp    []string `json:"gaveUp"`
+	// Active counts pending tickets left alone because their execution is queued or running.
+	Active int `json:"active"`
 }
 
 // Handle sweeps tickets pending since StaleAfter ago. The scheduled event's content does not
@@ -51,12 +60,12 @@ func (s *Sweep) Handle(ctx context.Context, _ map[string]any) (SweepResult, erro
 // Before sweeps tickets pending since before: at start-up the embedded server passes "now",
 // since nothing of a previous process is still running.
 func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, error) {
-	batch, maxRestarts := s.Batch, s.MaxRestarts
+	batch, maxRuns := s.Batch, s.MaxRuns
 	if batch == 0 {
-		batch = 50
+		batch = 100
 	}
-	if maxRestarts == 0 {
-		maxRestarts = 5
+	if maxRuns == 0 {
+		maxRuns = DefaultMaxRuns
 	}
 	res := SweepResult{Restarted: []string{}, GaveUp: []string{}}
 	pending, err := s.Store.Pending(ctx, before, batch)
@@ -64,41 +73,31 @@ func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, erro
 		return res, &ticket.TransientError{Err: fmt.Errorf("list pending tickets: %w", err)}
 	}
 	for _, p := range pending {
-		gaveUp := false
-		// Count the restart on the ticket first: it moves UpdatedAt, so the next sweep
-		// leaves the ticket alone for StaleAfter, and it bounds the restarts.
-		t, err := s.Store.Update(ctx, p.ID, func(t *ticket.Ticket) error {
-			gaveUp = false
-			if t.Notification.Status != ticket.NotificationPending {
-				return errNotPending
-			}
-			if restarts(t) >= maxRestarts {
-				gaveUp = true
-				t.Notification.Status = ticket.NotificationFailed
-				t.Notification.LastError = fmt.Sprintf("the notification workflow did not finish after %d restarts", maxRestarts)
-				t.AddTimeline(s.Now(), ticket.EventNotifyFailed, "Notification failed: "+t.Notification.LastError)
-				return nil
-			}
-			// The sweeper only restarts tickets it judges not running (stale past any
-			// execution's lifetime, or left by a previous process), so a lease still held
-			// belongs to a run that died.
-			t.Notification.ReleaseLease()
-			t.AddTimeline(s.Now(), ticket.EventWorkflowStarted, restartMessage)
-			return nil
-		})
-		if errors.Is(err, errNotPending) {
+		if s.Active != nil && s.Active(p.ID) {
+			res.Active++
 			continue
 		}
+		gaveUp := false
+		// Release a dead run's lease (and bound the runs) before starting again; the write
+		// moves UpdatedAt, so the next sweep leaves the ticket alone for StaleAfter.
+		t, err := s.Store.Update(ctx, p.ID, func(t *ticket.Ticket) error {
+			var err error
+			gaveUp, err = t.RestartDelivery(maxRuns, s.Now())
+			return err
+		})
 		if err != nil {
-			s.Log.ErrorContext(ctx, "count the restart", "ticketId", p.ID, "err", err)
+			s.Log.ErrorContext(ctx, "prepare the restart", "ticketId", p.ID, "err", err)
 			continue
 		}
 		if gaveUp {
 			res.GaveUp = append(res.GaveUp, t.ID)
-			s.Log.WarnContext(ctx, "gave up on a notification", "ticketId", t.ID)
+			s.Log.WarnContext(ctx, "gave up on a notification", "ticketId", t.ID, "runs", t.Notification.Runs)
 			continue
 		}
-		exec, err := s.Starter.Start(ctx, t)
+		if t.Notification.Status.Final() {
+			continue // finished meanwhile
+		}
+		exec, err := s.Starter.Start(ctx, t.ID)
 		if err != nil {
 			// Throttled, down or full: the rest would fail too; the next sweep tries again.
 			s.Log.ErrorContext(ctx, "restart the notification workflow", "ticketId", t.ID, "err", err)
@@ -108,24 +107,4 @@ func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, erro
 		s.Log.InfoContext(ctx, "notification workflow restarted", "ticketId", t.ID, "execution", exec)
 	}
 	return res, nil
-}
-
-const restartMessage = "Notification workflow restarted by the sweeper."
-
-var errNotPending = errors.New("no longer pending")
-
-// restarts counts the restarts that ran (a Publish attempt followed them): a restart whose
-// start failed (throttled, queue full) or a process that restarted before the workflow got to
-// run must not use up the ticket's chances.
-func restarts(t *ticket.Ticket) int {
-	n, pending := 0, false
-	for _, e := range t.Timeline {
-		switch {
-		case e.Type == ticket.EventWorkflowStarted && e.Message == restartMessage:
-			pending = true
-		case e.Type == ticket.EventNotifyAttempt && pending:
-			n, pending = n+1, false
-		}
-	}
-	return n
 }

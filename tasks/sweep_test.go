@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -20,12 +21,12 @@ type starter struct {
 	err     error
 }
 
-func (s *starter) Start(_ context.Context, t *ticket.Ticket) (string, error) {
+func (s *starter) Start(_ context.Context, id string) (string, error) {
 	if s.err != nil {
 		return "", s.err
 	}
-	s.started = append(s.started, t.ID)
-	return t.ID, nil
+	s.started = append(s.started, id)
+	return id, nil
 }
 
 func TestSweep(t *testing.T) {
@@ -39,14 +40,14 @@ func TestSweep(t *testing.T) {
 	store := sqlite.NewStore(db, []byte("k"))
 	pending := storetest.Make(0, ticket.SeverityHigh)
 	sent := storetest.Make(time.Second, ticket.SeverityHigh)
-	sent.Notification.Status = ticket.NotificationSent
+	sent.FailDelivery("", "test", sent.CreatedAt)
 	for _, tk := range []*ticket.Ticket{pending, sent} {
 		if _, _, err := store.Create(ctx, tk, ticket.Idempotency{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	st := &starter{}
-	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRestarts: 2}
+	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRuns: 2}
 	for round := 1; round <= 2; round++ {
 		res, err := sw.Handle(ctx, nil)
 		if err != nil || len(res.Restarted) != 1 || res.Restarted[0] != pending.ID {
@@ -56,16 +57,16 @@ func TestSweep(t *testing.T) {
 		if res, _ := sw.Before(ctx, clock.Add(-time.Minute)); len(res.Restarted) != 0 {
 			t.Fatalf("sweep right after a restart restarted %v", res.Restarted)
 		}
-		// The restarted workflow ran (an attempt) but recorded no outcome.
+		// The restarted workflow began delivering but recorded no outcome (the run died).
 		store.Update(ctx, pending.ID, func(x *ticket.Ticket) error {
-			x.AddTimeline(clock, ticket.EventNotifyAttempt, "attempt")
-			return nil
+			_, err := x.BeginDelivery(fmt.Sprintf("exec-%d", round), []string{"outbox"}, true, clock)
+			return err
 		})
 		clock = clock.Add(time.Hour)
 	}
 	res, err := sw.Handle(ctx, nil)
 	if err != nil || len(res.GaveUp) != 1 || len(st.started) != 2 {
-		t.Fatalf("third sweep = %+v, %v, %d starts; want the ticket given up after 2 restarts", res, err, len(st.started))
+		t.Fatalf("third sweep = %+v, %v, %d starts; want the ticket given up after 2 runs", res, err, len(st.started))
 	}
 	got, _ := store.Get(ctx, pending.ID)
 	if got.Notification.Status != ticket.NotificationFailed || got.Notification.LastError == "" {
@@ -82,7 +83,7 @@ func TestRestartsThatNeverRanDoNotCount(t *testing.T) {
 	tk := storetest.Make(0, ticket.SeverityLow)
 	store.Create(ctx, tk, ticket.Idempotency{})
 	st := &starter{}
-	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRestarts: 2}
+	sw := &tasks.Sweep{Store: store, Starter: st, Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxRuns: 2}
 	// Five process restarts in a row, none of which got to run the workflow.
 	for i := 0; i < 5; i++ {
 		clock = clock.Add(time.Hour)
@@ -107,5 +108,22 @@ func TestSweepStopsWhenStartFails(t *testing.T) {
 	_, err := sw.Handle(ctx, nil)
 	if !ticket.IsTransient(err) {
 		t.Errorf("Handle with a failing starter = %v, want a TransientError", err)
+	}
+}
+
+func TestSweepLeavesActiveExecutionsAlone(t *testing.T) {
+	ctx := context.Background()
+	db, _ := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	defer db.Close()
+	store := sqlite.NewStore(db, []byte("k"))
+	running, stranded := storetest.Make(0, ticket.SeverityLow), storetest.Make(time.Second, ticket.SeverityLow)
+	store.Create(ctx, running, ticket.Idempotency{})
+	store.Create(ctx, stranded, ticket.Idempotency{})
+	st := &starter{}
+	sw := &tasks.Sweep{Store: store, Starter: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Active: func(id string) bool { return id == running.ID }}
+	res, err := sw.Before(ctx, time.Now().Add(time.Hour))
+	if err != nil || fmt.Sprint(st.started) != fmt.Sprint([]string{stranded.ID}) || res.Active != 1 {
+		t.Errorf("sweep = %+v, %v, started %v; want only the stranded ticket started and one left running", res, err, st.started)
 	}
 }

@@ -3,6 +3,9 @@
 // the embedded engine calls it through lambda.NewHandler, so both see the same JSON and the
 // same error names. Errors that Retry/Catch must tell apart are returned as named types
 // (*ticket.TransientError, *ticket.PermanentError): their Go type name is the error name.
+//
+// The handlers are thin: load the ticket, call one of its delivery methods, save. The rules
+// live in internal/ticket.
 package tasks
 
 import (
@@ -10,8 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,19 +25,28 @@ import (
 type PublishInput struct {
 	TicketID  string `json:"ticketId"`
 	Execution string `json:"execution"`
-	Attempt   int    `json:"attempt"`
+	// StartedAt is the execution's start ($$.Execution.StartTime): waits the receivers ask for
+	// are honoured only while the execution stays inside its time limit.
+	StartedAt time.Time `json:"startedAt,omitzero"`
 }
 
-// PublishOutput reports the delivery.
+// PublishOutput reports one Publish run. It holds IDs, channel names and counts only.
 type PublishOutput struct {
-	TicketID  string   `json:"ticketId"`
-	Attempts  int      `json:"attempts"`
-	Delivered []string `json:"delivered"`
-	// Skipped lists channels not sent to because they had accepted this notification before.
-	Skipped []string `json:"skipped"`
+	TicketID string `json:"ticketId"`
+	// Status is the notification's overall status after this run: PENDING when WaitSeconds
+	// asks the workflow to come back, otherwise final.
+	Status   ticket.NotificationStatus `json:"status"`
+	Attempts int                       `json:"attempts"`
+	// Sent lists the channels that accepted the notification in this run.
+	Sent []string `json:"sent"`
+	// Failed lists the channels given up on.
+	Failed []string `json:"failed"`
+	// WaitSeconds > 0: a receiver asked to be tried later (Retry-After); the workflow waits
+	// that long and runs Publish again.
+	WaitSeconds int `json:"waitSeconds"`
 }
 
-// Publish delivers a ticket's notification to every channel that has not yet accepted it.
+// Publish delivers a ticket's notification to every channel that has not accepted it yet.
 type Publish struct {
 	Store  ticket.Store
 	Config ticket.ConfigSource
@@ -43,7 +55,14 @@ type Publish struct {
 	Channels func(ticket.Config) []ticket.Publisher
 	Now      func() time.Time
 	Log      *slog.Logger
+	// WaitBudget bounds how long after the execution's start a receiver's Retry-After is still
+	// honoured; 0 means DefaultWaitBudget.
+	WaitBudget time.Duration
 }
+
+// DefaultWaitBudget keeps the waits receivers ask for, plus the retries after them, inside
+// the Express execution's 5-minute limit (the state machine times out at 280 s).
+const DefaultWaitBudget = 150 * time.Second
 
 // Handle is the task handler.
 func (p *Publish) Handle(ctx context.Context, in PublishInput) (PublishOutput, error) {
@@ -54,130 +73,188 @@ func (p *Publish) Handle(ctx context.Context, in PublishInput) (PublishOutput, e
 	if err != nil {
 		return PublishOutput{}, &ticket.TransientError{Err: fmt.Errorf("load configuration: %w", err)}
 	}
-	holder := in.Execution
-	if holder == "" {
-		holder = fmt.Sprintf("direct-invoke-%d", p.Now().UnixNano())
+	execution := in.Execution
+	if execution == "" {
+		execution = fmt.Sprintf("direct-invoke-%d", p.Now().UnixNano())
 	}
-	// Count the attempt durably first, so a run that dies half way still shows up, and take the
-	// delivery lease in the same atomic update: an overlapping duplicate execution backs off
-	// (and retries) instead of sending to the same channels at the same time.
+	channels := map[string]ticket.Publisher{}
+	var names []string
+	for _, ch := range p.Channels(cfg) {
+		channels[ch.Channel()] = ch
+		names = append(names, ch.Channel())
+	}
+	// One write: count the attempt, take the lease, and learn what is left to deliver.
+	var due []ticket.ChannelDelivery
 	t, err := p.Store.Update(ctx, in.TicketID, func(t *ticket.Ticket) error {
-		now := p.Now()
-		if t.Notification.Status == ticket.NotificationSent {
-			return nil
-		}
-		if t.Notification.Leased(holder, now) {
-			return errLeased
-		}
-		t.Notification.LeaseHolder, t.Notification.LeaseUntil = holder, now.Add(LeaseDuration).UTC()
-		t.Notification.Attempts++
-		if in.Execution != "" {
-			t.Notification.Execution = in.Execution
-		}
-		t.AddTimeline(now, ticket.EventNotifyAttempt, fmt.Sprintf("Notification attempt %d.", t.Notification.Attempts))
-		return nil
+		var err error
+		due, err = t.BeginDelivery(execution, names, cfg.NotificationsEnabled, p.Now())
+		return err
 	})
-	if errors.Is(err, errLeased) {
-		return PublishOutput{}, &ticket.TransientError{Err: errors.New("another execution is delivering this notification right now")}
+	switch {
+	case errors.Is(err, ticket.ErrNotificationFinal):
+		// A duplicate execution (Express is at-least-once), or a retry after the end.
+		return p.output(ctx, in.TicketID, nil, nil, 0)
+	case errors.Is(err, ticket.ErrDeliveryLeased):
+		return PublishOutput{}, &ticket.TransientError{Err: errors.New("another workflow run is delivering this notification right now")}
+	case err != nil:
+		return PublishOutput{}, storeError("begin the delivery", err)
 	}
-	if err != nil {
-		return PublishOutput{}, storeError("count the attempt", err)
-	}
-	out := PublishOutput{TicketID: t.ID, Attempts: t.Notification.Attempts, Delivered: []string{}, Skipped: []string{}}
-	if t.Notification.Status == ticket.NotificationSent {
-		// A duplicate execution (Express is at-least-once): nothing left to do.
-		out.Skipped = append(out.Skipped, t.Notification.Delivered...)
-		return out, nil
-	}
-	if !cfg.NotificationsEnabled {
-		return out, p.fail(ctx, t.ID, &ticket.PermanentError{Err: errors.New("notifications are switched off by configuration")})
+	if len(due) == 0 {
+		return outputOf(t, nil, nil, 0), nil
 	}
 	msg := NewMessage(t, cfg)
+	now := p.Now()
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
-		failures []error
+		outcomes []ticket.ChannelOutcome
+		sent     []string
+		last     = t
 	)
-	for _, ch := range p.Channels(cfg) {
-		name := ch.Channel()
-		if t.Notification.HasDelivered(name) {
-			out.Skipped = append(out.Skipped, name)
+	for _, c := range due {
+		ch, ok := channels[c.Channel]
+		if !ok {
+			continue
+		}
+		if wait := c.NotBefore.Sub(now); wait > 0 {
+			// The receiver asked us to wait: do not send before then.
+			outcomes = append(outcomes, ticket.ChannelOutcome{Channel: c.Channel, RetryAt: c.NotBefore, NotTried: true})
 			continue
 		}
 		wg.Add(1)
-		go func(ch ticket.Publisher) {
+		go func() {
 			defer wg.Done()
-			err := ch.Publish(ctx, msg)
+			m := msg
+			m.DeliveryID = ticket.DeliveryID(t.ID, c.Channel)
+			err := ch.Publish(ctx, m)
 			if err == nil {
-				_, err = p.Store.Update(ctx, t.ID, func(t *ticket.Ticket) error {
-					if !t.Notification.HasDelivered(name) {
-						t.Notification.Delivered = append(t.Notification.Delivered, name)
-						t.AddTimeline(p.Now(), ticket.EventNotifyDelivered, "Delivered to "+name+".")
-					}
-					return nil
-				})
-				if err != nil {
-					err = storeError("record the delivery", err)
+				// Recorded at once, each in its own write: a crash after this send must not
+				// send it again.
+				done, uerr := p.recordDelivered(ctx, t.ID, c.Channel)
+				mu.Lock()
+				defer mu.Unlock()
+				if uerr != nil {
+					p.Log.ErrorContext(ctx, "record a delivery", "ticketId", t.ID, "channel", c.Channel, "err", uerr)
+					outcomes = append(outcomes, ticket.ChannelOutcome{Channel: c.Channel, Error: "delivered, but recording it failed"})
+					return
 				}
-			} else {
-				err = fmt.Errorf("%s: %w", name, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failures = append(failures, err)
-				p.Log.WarnContext(ctx, "channel failed", "ticketId", t.ID, "channel", name, "err", err)
+				sent = append(sent, c.Channel)
+				if done.Version > last.Version {
+					last = done
+				}
 				return
 			}
-			out.Delivered = append(out.Delivered, name)
-		}(ch)
+			o := ticket.ChannelOutcome{Channel: c.Channel, Error: err.Error(), Permanent: !ticket.IsTransient(err)}
+			var te *ticket.TransientError
+			if errors.As(err, &te) && te.RetryAfter > 0 {
+				o.RetryAt = p.Now().Add(te.RetryAfter)
+			}
+			p.Log.WarnContext(ctx, "channel failed", "ticketId", t.ID, "channel", c.Channel, "permanent", o.Permanent, "err", err)
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			mu.Unlock()
+		}()
 	}
 	wg.Wait()
-	sort.Strings(out.Delivered)
-	if len(failures) == 0 {
-		return out, nil
+	sort.Strings(sent)
+	if len(outcomes) == 0 {
+		// Every due channel accepted it; the last ChannelDelivered ended the delivery.
+		return outputOf(last, sent, nil, 0), nil
 	}
-	return out, p.fail(ctx, t.ID, joinFailures(failures))
+	// One more write: what failed in this attempt; the lease is released for the next one.
+	t, err = p.Store.Update(context.WithoutCancel(ctx), t.ID, func(t *ticket.Ticket) error {
+		return t.EndAttempt(execution, outcomes, p.Now())
+	})
+	if err != nil {
+		return PublishOutput{}, storeError("record the attempt", err)
+	}
+	if t.Notification.Status.Final() {
+		return outputOf(t, sent, nil, 0), nil
+	}
+	// Something is still pending: come back after the receiver's Retry-After if it asked and
+	// that fits in the execution's time, otherwise retry through the state's Retry policy.
+	if wait := p.wait(t, in.StartedAt); wait > 0 {
+		return outputOf(t, sent, nil, wait), nil
+	}
+	return PublishOutput{}, pendingError(t)
 }
 
-// LeaseDuration is how long one Publish run holds the delivery lease: longer than the Publish
-// state's TimeoutSeconds (15 s), so a run that dies mid-way blocks duplicates only briefly.
-const LeaseDuration = 20 * time.Second
-
-var errLeased = errors.New("leased by another execution")
-
-// fail records err as the ticket's last error, releases the lease so another execution may
-// try, and returns err: transient if any channel may still succeed on retry, permanent only
-// when every failure is permanent. A ticket that got SENT meanwhile keeps its clean record.
-func (p *Publish) fail(ctx context.Context, id string, err error) error {
-	if _, uerr := p.Store.Update(ctx, id, func(t *ticket.Ticket) error {
-		if t.Notification.Status == ticket.NotificationSent {
-			return nil
+// recordDelivered writes that channel accepted the notification, trying again for a few
+// seconds when the store fails: until it is written, a later attempt would send it again.
+func (p *Publish) recordDelivered(ctx context.Context, id, channel string) (*ticket.Ticket, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordPatience)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		t, err := p.Store.Update(ctx, id, func(t *ticket.Ticket) error { return t.ChannelDelivered(channel, p.Now()) })
+		if err == nil || ticket.ErrorCode(err) == ticket.ENOTFOUND {
+			return t, err
 		}
-		t.Notification.LastError = err.Error()
-		t.Notification.ReleaseLease()
-		return nil
-	}); uerr != nil {
-		p.Log.ErrorContext(ctx, "record last error", "ticketId", id, "err", uerr)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+			backoff = min(2*backoff, time.Second)
+		}
 	}
-	return err
 }
 
-func joinFailures(errs []error) error {
-	msgs := make([]string, len(errs))
-	transient := false
-	for i, e := range errs {
-		msgs[i] = e.Error()
-		if ticket.IsTransient(e) {
-			transient = true
+// recordPatience bounds how long a delivery waits for the store to record it.
+const recordPatience = 5 * time.Second
+
+// wait returns the seconds until the earliest Retry-After of a pending channel, or 0 when no
+// channel asked or the wait would not fit in the execution's budget.
+func (p *Publish) wait(t *ticket.Ticket, startedAt time.Time) int {
+	budget := p.WaitBudget
+	if budget == 0 {
+		budget = DefaultWaitBudget
+	}
+	now := p.Now()
+	var earliest time.Time
+	for _, c := range t.Notification.Channels {
+		if c.Status == ticket.NotificationPending && c.NotBefore.After(now) && (earliest.IsZero() || c.NotBefore.Before(earliest)) {
+			earliest = c.NotBefore
 		}
 	}
-	sort.Strings(msgs)
-	err := errors.New(strings.Join(msgs, "; "))
-	if transient {
-		return &ticket.TransientError{Err: err}
+	if earliest.IsZero() {
+		return 0
 	}
-	return &ticket.PermanentError{Err: err}
+	if !startedAt.IsZero() && earliest.After(startedAt.Add(budget)) {
+		return 0
+	}
+	return int(math.Ceil(earliest.Sub(now).Seconds()))
+}
+
+// pendingError is the TransientError (transient channels remain) the Retry policy acts on.
+func pendingError(t *ticket.Ticket) error {
+	return &ticket.TransientError{Err: errors.New(t.Notification.LastError)}
+}
+
+func (p *Publish) output(ctx context.Context, id string, sent, failed []string, wait int) (PublishOutput, error) {
+	t, err := p.Store.Get(ctx, id)
+	if err != nil {
+		return PublishOutput{}, storeError("read the ticket", err)
+	}
+	return outputOf(t, sent, failed, wait), nil
+}
+
+func outputOf(t *ticket.Ticket, sent, failed []string, wait int) PublishOutput {
+	out := PublishOutput{TicketID: t.ID, Status: t.Notification.Status, Attempts: t.Notification.Attempts, Sent: sent, Failed: failed, WaitSeconds: wait}
+	if out.Sent == nil {
+		out.Sent = []string{}
+	}
+	if out.Failed == nil {
+		out.Failed = []string{}
+		for _, c := range t.Notification.Channels {
+			if c.Status == ticket.NotificationFailed {
+				out.Failed = append(out.Failed, c.Channel)
+			}
+		}
+	}
+	if wait > 0 {
+		out.Status = ticket.NotificationPending
+	}
+	return out
 }
 
 func storeError(what string, err error) error {

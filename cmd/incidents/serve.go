@@ -21,9 +21,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/incidentmanager/incidents/api"
-	"github.com/incidentmanager/incidents/internal/asl"
 	"github.com/incidentmanager/incidents/internal/lambdainvoke"
 	"github.com/incidentmanager/incidents/internal/outbox"
+	"github.com/incidentmanager/incidents/internal/sfn"
 	"github.com/incidentmanager/incidents/internal/sfnapi"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -66,7 +66,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.siteURL, "site-url", "", "public `URL` of the web app, for links in notifications (default: the listen address)")
 	fs.StringVar(&o.subjectPrefix, "subject-prefix", ticket.DefaultConfig().SubjectPrefix, "start every notification subject with `TEXT`")
 	fs.BoolVar(&o.notify, "notifications", true, "send notifications (false: the kill switch; tickets record FAILED)")
-	fs.IntVar(&o.workers, "workers", 4, "workflow executions run at once")
+	fs.IntVar(&o.workers, "workers", 256, "workflow executions run at once, at most (they mostly wait on the network)")
 	fs.Float64Var(&o.createRate, "create-rate", 50, "tickets filed per second, at most, on average (0: no limit)")
 	fs.IntVar(&o.createBurst, "create-burst", 100, "tickets filed at once, at most, above --create-rate")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log as `text` or json")
@@ -200,6 +200,11 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	unlock, err := lockDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	tokenPath := filepath.Join(o.data, "admin-token")
 	token, err := secretFile(tokenPath)
 	if err != nil {
@@ -215,6 +220,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	}
 	defer db.Close()
 	store := sqlite.NewStore(db, []byte(cursorKey))
+	store.Log = log
 	executions := sqlite.NewExecutions(db)
 	box := outbox.New(filepath.Join(o.data, "outbox.jsonl"), nil)
 
@@ -240,20 +246,23 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("load workflow: %w", err)
 	}
-	runner := statemachine.NewRunner(statemachine.RunnerConfig{
-		Machine:    machine,
-		Invoker:    tasksInProcess,
-		Store:      store,
-		Executions: executions,
-		Log:        log,
-		Workers:    o.workers,
-	})
+	// The local Step Functions: the embedded server starts executions through it exactly as
+	// the create Lambda starts them on AWS (sfn.Starter), and --sfn-addr serves it over HTTP.
+	machines := []sfnapi.Machine{{Arn: statemachine.LocalStateMachineArn, Type: sfnapi.Express, Definition: machine}}
+	if o.sfnMachineArn != statemachine.LocalStateMachineArn && o.lambdaEndpoint == "" {
+		machines = append(machines, sfnapi.Machine{Arn: o.sfnMachineArn, Type: sfnapi.Express, Definition: machine})
+	}
+	workflows := sfnapi.New(sfnapi.Config{Machines: machines, Invoker: tasksInProcess, Executions: executions, Log: log, Concurrency: o.workers})
+	starter := sfn.NewStarter(workflows, statemachine.LocalStateMachineArn)
+	sweeper := &tasks.Sweep{Store: store, Starter: starter, Now: time.Now, Log: log, StaleAfter: sweepStaleAfter, Active: workflows.Active, Batch: sweepBatch}
+
 	handler := api.New(api.Config{
 		Store:       store,
-		Starter:     runner,
-		Executions:  executions,
+		Starter:     starter,
+		Executions:  workflows,
 		Outbox:      outboxEntries{box},
 		AdminToken:  func(context.Context) (string, error) { return token, nil },
+		Health:      store.Ping,
 		Log:         log,
 		CreateLimit: createLimit(o.createRate, o.createBurst),
 	})
@@ -266,21 +275,23 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
-	runnerDone := make(chan struct{})
-	go func() { runner.Run(runCtx); close(runnerDone) }()
+	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := make(chan struct{})
+	go func() { runSweeper(sweepCtx, sweeper, log); close(sweepDone) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	var sfnServer *http.Server
 	if o.sfnAddr != "" {
-		sfnURL, stop, err := serveStepFunctions(o, log, executions, tasksInProcess)
+		var sfnURL string
+		sfnURL, sfnServer, err = serveStepFunctions(o, log, executions, workflows)
 		if err != nil {
-			stopRunner()
 			srv.Close()
-			<-runnerDone
+			stopSweeping()
+			<-sweepDone
+			workflows.Shutdown(context.Background())
 			return err
 		}
-		defer stop()
 		fmt.Fprintf(stdout, "Step Functions API on %s (state machine %s)\n", sfnURL, o.sfnMachineArn)
 	}
 	fmt.Fprintf(stdout, "Incident Manager listening on %s\n", url)
@@ -288,49 +299,103 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	fmt.Fprintf(stdout, "Data: %s\n", o.data)
 
 	select {
-	case err := <-serveErr:
-		stopRunner()
-		<-runnerDone
-		return err
+	case err = <-serveErr:
 	case <-ctx.Done():
+		log.Info("shutting down: no new tickets; letting deliveries in progress finish")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	stopSweeping()
+	<-sweepDone
+	if sfnServer != nil {
+		sfnServer.Close()
+	}
+	// Executions in progress stop at their next step once the task they are running has
+	// finished and been recorded; what is left stays PENDING in the store and is taken up
+	// at the next start. Nothing in flight is cut off (and so sent again).
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	err = srv.Shutdown(shutCtx)
-	// Executions still running are cut short; their tickets stay PENDING and are notified on
-	// the next start.
-	stopRunner()
-	<-runnerDone
+	if derr := workflows.Shutdown(drainCtx); derr != nil {
+		log.Warn("deliveries still in progress at shutdown were cut off; they are retried at the next start", "err", derr)
+	}
 	return err
 }
 
-// serveStepFunctions serves the Step Functions API on o.sfnAddr with the workflow bound either
-// to the in-process handlers or, with --lambda-endpoint, to Lambda functions behind the Invoke
-// API: the AWS code path (create Lambda → StartExecution → task Lambdas) on one machine.
-func serveStepFunctions(o serveOptions, log *slog.Logger, executions ticket.ExecutionStore, inProcess asl.Invoker) (string, func(), error) {
-	arn, invoker := statemachine.LocalFunctionArn, inProcess
+// The embedded sweeper: it knows which executions are queued or running here (the data
+// directory is locked to this process), so any other PENDING ticket is one nobody is working
+// on, and it is started again within seconds.
+const (
+	sweepEvery      = time.Second
+	sweepStaleAfter = 2 * time.Second
+	sweepBatch      = 500
+	// drainTimeout bounds the wait for deliveries in progress at shutdown: longer than one
+	// webhook request (webhook.DefaultTimeout).
+	drainTimeout = 20 * time.Second
+)
+
+// runSweeper restarts every ticket left PENDING by a previous process, then, until ctx is
+// done, every ticket left PENDING by a start that failed or a run that died.
+func runSweeper(ctx context.Context, sw *tasks.Sweep, log *slog.Logger) {
+	sweep := func(before time.Time) {
+		total := 0
+		for ctx.Err() == nil {
+			res, err := sw.Before(ctx, before)
+			total += len(res.Restarted)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("sweep pending tickets", "err", err)
+				}
+				break
+			}
+			// A full batch may leave more behind: each restart moved its ticket past before.
+			if len(res.Restarted)+len(res.GaveUp)+res.Active < sweepBatch {
+				break
+			}
+			if len(res.Restarted)+len(res.GaveUp) == 0 {
+				break // a batch of active executions only: nothing more to do now
+			}
+		}
+		if total > 0 {
+			log.Info("sweeper restarted notifications", "count", total)
+		}
+	}
+	// Nothing of a previous process is running: every PENDING ticket needs a start.
+	sweep(time.Now())
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			sweep(time.Now().Add(-sweepStaleAfter))
+		}
+	}
+}
+
+// serveStepFunctions serves the Step Functions API on o.sfnAddr: the service the embedded
+// server runs its own executions on, or, with --lambda-endpoint, one whose Task states call
+// Lambda functions behind the Invoke API: the AWS code path (create Lambda → StartExecution →
+// task Lambdas) on one machine.
+func serveStepFunctions(o serveOptions, log *slog.Logger, executions ticket.ExecutionStore, local *sfnapi.Service) (string, *http.Server, error) {
+	var handler http.Handler = local
 	if o.lambdaEndpoint != "" {
-		arn = statemachine.SAMFunctionArn
-		invoker = lambdainvoke.New(aws.Config{
+		invoker := lambdainvoke.New(aws.Config{
 			Region:      "us-east-1",
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		}, lambdainvoke.Endpoint(o.lambdaEndpoint))
+		machine, err := statemachine.Load(statemachine.SAMFunctionArn)
+		if err != nil {
+			return "", nil, err
+		}
+		handler = sfnapi.New(sfnapi.Config{Machines: []sfnapi.Machine{{Arn: o.sfnMachineArn, Type: sfnapi.Express, Definition: machine}}, Invoker: invoker, Executions: executions, Log: log})
 	}
-	machine, err := statemachine.Load(arn)
-	if err != nil {
-		return "", nil, err
-	}
-	api := sfnapi.New(sfnapi.Config{Machines: map[string]*asl.Machine{o.sfnMachineArn: machine}, Invoker: invoker, Executions: executions, Log: log})
 	ln, err := net.Listen("tcp", o.sfnAddr)
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() {
-		srv.Close()
-		api.Close()
-		api.Wait()
-	}, nil
+	return "http://" + ln.Addr().String(), srv, nil
 }

@@ -139,8 +139,8 @@ func unmarshal(item map[string]types.AttributeValue) (*ticket.Ticket, error) {
 	if err := attributevalue.UnmarshalMapWithOptions(item, &t, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
 		return nil, fmt.Errorf("unmarshal ticket: %w", err)
 	}
-	if t.Notification.Delivered == nil {
-		t.Notification.Delivered = []string{}
+	if t.Notification.Channels == nil {
+		t.Notification.Channels = []ticket.ChannelDelivery{}
 	}
 	return &t, nil
 }
@@ -343,6 +343,7 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 
 // Update reads the ticket, applies fn and writes the result with a conditional UpdateItem on
 // the version it read (optimistic locking), reading again and retrying when another writer won.
+// fn returning ticket.ErrNoChange writes nothing.
 func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) error) (*ticket.Ticket, error) {
 	for attempt := 0; attempt < maxUpdateRetries; attempt++ {
 		t, err := s.Get(ctx, id)
@@ -352,6 +353,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		old := t.Version
 		prevUpdated := t.UpdatedAt
 		if err := fn(t); err != nil {
+			if errors.Is(err, ticket.ErrNoChange) {
+				return s.Get(ctx, id)
+			}
 			return nil, err
 		}
 		t.ID = id

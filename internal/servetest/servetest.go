@@ -124,6 +124,23 @@ func (s *Server) Kill(t testing.TB) {
 	<-s.exited
 }
 
+// Signal sends sig to the server.
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// PID is the server's process ID.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Wait waits up to timeout for the server to exit, and reports whether it did and its exit
+// error.
+func (s *Server) Wait(timeout time.Duration) (bool, error) {
+	select {
+	case <-s.exited:
+		return true, s.exitErr
+	case <-time.After(timeout):
+		return false, nil
+	}
+}
+
 // Stop asks the server to shut down (SIGINT) and waits up to grace, then kills it. It reports
 // whether the server stopped within grace, and its exit error.
 func (s *Server) Stop(grace time.Duration) (bool, error) {

@@ -1,5 +1,6 @@
-// Package sfn starts the notification workflow on AWS Step Functions: the ticket.Starter the
-// create Lambda and the sweeper use.
+// Package sfn starts the notification workflow on Step Functions: the ticket.Starter the
+// create Lambda and the sweeper use on AWS, and the embedded server uses with the local
+// Step Functions (internal/sfnapi) as its client.
 package sfn
 
 import (
@@ -31,21 +32,22 @@ func NewStarter(client Client, stateMachineArn string) *Starter {
 	return &Starter{client: client, stateMachineArn: stateMachineArn}
 }
 
-// Start starts an execution named after the ticket with the ticket as input and returns its
-// ARN. Express executions are not deduplicated by name, which is what lets the sweeper start
-// one again for a ticket left PENDING; the workflow's tasks guard against duplicates.
-func (s *Starter) Start(ctx context.Context, t *ticket.Ticket) (string, error) {
-	in, err := json.Marshal(t)
+// Start starts an execution named after the ticket whose input is the ticket's ID only, and
+// returns its ARN. Express executions are not deduplicated by name, which is what lets the
+// sweeper start one again for a ticket left PENDING; the ticket's delivery state guards
+// against sending twice.
+func (s *Starter) Start(ctx context.Context, ticketID string) (string, error) {
+	in, err := json.Marshal(ticket.WorkflowInput{ID: ticketID})
 	if err != nil {
-		return "", fmt.Errorf("marshal ticket %s: %w", t.ID, err)
+		return "", err
 	}
 	out, err := s.client.StartExecution(ctx, &awssfn.StartExecutionInput{
 		StateMachineArn: aws.String(s.stateMachineArn),
-		Name:            aws.String(t.ID),
+		Name:            aws.String(ticketID),
 		Input:           aws.String(string(in)),
 	})
 	if err != nil {
-		return "", fmt.Errorf("start execution for ticket %s: %w", t.ID, err)
+		return "", fmt.Errorf("start execution for ticket %s: %w", ticketID, err)
 	}
 	return aws.ToString(out.ExecutionArn), nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/incidentmanager/incidents/internal/asl"
 	"github.com/incidentmanager/incidents/internal/awstest"
 	"github.com/incidentmanager/incidents/internal/sfnapi"
+	"github.com/incidentmanager/incidents/internal/ticket"
 )
 
 const machineArn = "arn:aws:states:us-east-1:000000000000:stateMachine:greet"
@@ -41,7 +43,7 @@ func start(t *testing.T) (*sfn.Client, string) {
 	}
 	srv := sfnapi.New(sfnapi.Config{
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Machines: map[string]*asl.Machine{machineArn: m},
+		Machines: []sfnapi.Machine{{Arn: machineArn, Definition: m}},
 		Invoker: asl.InvokerFunc(func(ctx context.Context, resource string, in json.RawMessage) (json.RawMessage, error) {
 			var v struct{ Name string }
 			json.Unmarshal(in, &v)
@@ -49,7 +51,7 @@ func start(t *testing.T) (*sfn.Client, string) {
 		}),
 	})
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
+	t.Cleanup(func() { hs.Close(); srv.Shutdown(context.Background()) })
 	return awstest.SFNClient(hs.URL), hs.URL
 }
 
@@ -174,4 +176,160 @@ func TestStartSyncExecution(t *testing.T) {
 	if err := json.Unmarshal(b, &out); err != nil || out.Status != "SUCCEEDED" || !strings.Contains(out.Output, "hello Cy") {
 		t.Errorf("StartSyncExecution = %s, want SUCCEEDED with the greeting", b)
 	}
+}
+
+const slowDefinition = `{
+  "StartAt": "Slow",
+  "States": {
+    "Slow": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:slow", "Next": "Later"},
+    "Later": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+    "Done": {"Type": "Succeed"}
+  }
+}`
+
+// TestShutdownLetsTheTaskInProgressFinish: a task call in progress when the service shuts
+// down runs to its end (a webhook being posted is answered and recorded, not cut off and sent
+// again); the execution then stops at its next state instead of waiting an hour.
+func TestShutdownLetsTheTaskInProgressFinish(t *testing.T) {
+	m, err := asl.Parse([]byte(slowDefinition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, finished := make(chan struct{}), make(chan error, 1)
+	store := &memExecutions{}
+	svc := sfnapi.New(sfnapi.Config{
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Machines:   []sfnapi.Machine{{Arn: machineArn, Definition: m}},
+		Executions: store,
+		Invoker: asl.InvokerFunc(func(ctx context.Context, _ string, _ json.RawMessage) (json.RawMessage, error) {
+			close(entered)
+			select {
+			case <-time.After(300 * time.Millisecond):
+				finished <- nil
+				return json.RawMessage(`{}`), nil
+			case <-ctx.Done():
+				finished <- ctx.Err()
+				return nil, ctx.Err()
+			}
+		}),
+	})
+	out, err := svc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String("t-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if !svc.Active("t-1") {
+		t.Error("Active(t-1) = false while it runs")
+	}
+	start := time.Now()
+	if err := svc.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-finished; err != nil {
+		t.Errorf("the task in progress was canceled by the shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s, want it to stop at the Wait", d)
+	}
+	x, err := store.LatestExecution(context.Background(), aws.ToString(out.ExecutionArn))
+	if err != nil || x.Status != "ABORTED" {
+		t.Errorf("stored execution = %+v, %v; want it saved ABORTED", x, err)
+	}
+	if svc.Active("t-1") {
+		t.Error("Active(t-1) = true after shutdown")
+	}
+	if _, err := svc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn)}); err == nil {
+		t.Error("StartExecution after Shutdown succeeded")
+	}
+}
+
+func TestQueueLimit(t *testing.T) {
+	m, _ := asl.Parse([]byte(slowDefinition))
+	block := make(chan struct{})
+	svc := sfnapi.New(sfnapi.Config{
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Machines:    []sfnapi.Machine{{Arn: machineArn, Definition: m}},
+		Concurrency: 1, QueueSize: 1,
+		Invoker: asl.InvokerFunc(func(ctx context.Context, _ string, _ json.RawMessage) (json.RawMessage, error) {
+			<-block
+			return nil, errors.New("stop")
+		}),
+	})
+	defer svc.Shutdown(context.Background())
+	defer close(block)
+	var codes []string
+	for i := 0; i < 4; i++ {
+		_, err := svc.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn)})
+		var api smithy.APIError
+		if errors.As(err, &api) {
+			codes = append(codes, api.ErrorCode())
+		}
+		time.Sleep(20 * time.Millisecond) // let the worker take the first
+	}
+	if len(codes) == 0 || codes[0] != "ExecutionLimitExceeded" {
+		t.Errorf("starts beyond the queue answered %v, want ExecutionLimitExceeded", codes)
+	}
+}
+
+func TestStandardNamesAreUnique(t *testing.T) {
+	m, _ := asl.Parse([]byte(definition))
+	store := &memExecutions{}
+	svc := sfnapi.New(sfnapi.Config{
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Machines:   []sfnapi.Machine{{Arn: machineArn, Type: sfnapi.Standard, Definition: m}},
+		Executions: store,
+		Invoker: asl.InvokerFunc(func(context.Context, string, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`"hi"`), nil
+		}),
+	})
+	defer svc.Shutdown(context.Background())
+	ctx := context.Background()
+	first, err := svc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String("t-1")})
+	if err != nil || !strings.HasSuffix(aws.ToString(first.ExecutionArn), ":execution:greet:t-1") {
+		t.Fatalf("start = %v, %v", first, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); svc.Active("t-1") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err = svc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String("t-1")})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "ExecutionAlreadyExists" {
+		t.Errorf("second start of a Standard name = %v, want ExecutionAlreadyExists", err)
+	}
+}
+
+// memExecutions is a ticket.ExecutionStore in memory.
+type memExecutions struct {
+	mu   sync.Mutex
+	list []*ticket.Execution
+}
+
+func (m *memExecutions) SaveExecution(_ context.Context, x *ticket.Execution) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.list = append(m.list, x)
+	return nil
+}
+
+func (m *memExecutions) Executions(_ context.Context, name string) ([]*ticket.Execution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*ticket.Execution
+	for i := len(m.list) - 1; i >= 0; i-- {
+		if m.list[i].Name == name {
+			out = append(out, m.list[i])
+		}
+	}
+	return out, nil
+}
+
+func (m *memExecutions) LatestExecution(_ context.Context, name string) (*ticket.Execution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.list) - 1; i >= 0; i-- {
+		if m.list[i].Name == name || m.list[i].ExecutionArn == name {
+			return m.list[i], nil
+		}
+	}
+	return nil, ticket.ErrExecutionNotFound
 }

@@ -10,7 +10,11 @@ import (
 )
 
 // Executions is the ticket.ExecutionStore of the embedded server.
-type Executions struct{ db *DB }
+type Executions struct {
+	db *DB
+	// seq is the last sequence number given out; only the writer touches it (0: not read yet).
+	seq int64
+}
 
 var _ ticket.ExecutionStore = (*Executions)(nil)
 
@@ -34,18 +38,29 @@ func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) err
 	if err != nil {
 		return err
 	}
-	return e.db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO executions (arn, name, start_date, seq, summary, events)
-			VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions), ?, ?)
+	return e.db.write(ctx, func(tx *Tx) error {
+		if e.seq == 0 {
+			// Once per process, through the index on seq: never a scan inside the writer.
+			var max sql.NullInt64
+			if err := tx.QueryRow(`SELECT MAX(seq) FROM executions`).Scan(&max); err != nil {
+				return err
+			}
+			e.seq = max.Int64
+		}
+		_, err := tx.Exec(`INSERT INTO executions (arn, name, start_date, seq, summary, events)
+			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (arn) DO UPDATE SET summary = excluded.summary, events = excluded.events`,
-			x.ExecutionArn, x.Name, ts(x.StartDate), string(sum), string(ev))
+			x.ExecutionArn, x.Name, ts(x.StartDate), e.seq+1, string(sum), string(ev))
+		if err == nil {
+			e.seq++
+		}
 		return err
 	})
 }
 
 // Executions implements ticket.ExecutionStore.
 func (e *Executions) Executions(ctx context.Context, name string) ([]*ticket.Execution, error) {
-	rows, err := e.db.db.QueryContext(ctx, `SELECT summary FROM executions WHERE name = ? ORDER BY seq DESC`, name)
+	rows, err := e.db.query(ctx, `SELECT summary FROM executions WHERE name = ? ORDER BY seq DESC`, name)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +84,7 @@ func (e *Executions) Executions(ctx context.Context, name string) ([]*ticket.Exe
 // execution, so it is accepted in place of a name.
 func (e *Executions) LatestExecution(ctx context.Context, name string) (*ticket.Execution, error) {
 	var sum, ev []byte
-	err := e.db.db.QueryRowContext(ctx, `SELECT summary, events FROM executions WHERE name = ? OR arn = ? ORDER BY seq DESC LIMIT 1`, name, name).Scan(&sum, &ev)
+	err := e.db.queryRow(ctx, `SELECT summary, events FROM executions WHERE name = ? OR arn = ? ORDER BY seq DESC LIMIT 1`, name, name).Scan(&sum, &ev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ticket.ErrExecutionNotFound
 	}

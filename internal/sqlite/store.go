@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -17,7 +17,9 @@ import (
 type Store struct {
 	db     *DB
 	cursor *ticket.Cursor
-	group  groupCommit
+	// Log receives rows that cannot be decoded (they are skipped, not served); nil means
+	// slog.Default().
+	Log *slog.Logger
 }
 
 var _ ticket.Store = (*Store)(nil)
@@ -27,12 +29,19 @@ func NewStore(db *DB, cursorKey []byte) *Store {
 	return &Store{db: db, cursor: ticket.NewCursor(cursorKey)}
 }
 
-func insertTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket) error {
+func (s *Store) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func insertTicket(tx *Tx, t *ticket.Ticket) error {
 	body, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.Exec(`INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, ts(t.CreatedAt), ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, string(body))
 	if isDuplicate(err) {
 		return ticket.Errorf(ticket.ECONFLICT, "A ticket with this ID already exists.")
@@ -40,134 +49,64 @@ func insertTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket) error {
 	return err
 }
 
-func getTicket(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string) (*ticket.Ticket, error) {
+const selectTicket = `SELECT body FROM tickets WHERE id = ?`
+
+func scanTicket(row *sql.Row, id string) (*ticket.Ticket, error) {
 	var body []byte
-	err := q.QueryRowContext(ctx, `SELECT body FROM tickets WHERE id = ?`, id).Scan(&body)
+	err := row.Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ticket.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	return decode(body)
+	return decode(body, id)
 }
 
-func decode(body []byte) (*ticket.Ticket, error) {
+func decode(body []byte, id string) (*ticket.Ticket, error) {
 	var t ticket.Ticket
 	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, fmt.Errorf("decode stored ticket: %w", err)
+		return nil, fmt.Errorf("decode stored ticket %s: %w", id, err)
+	}
+	if t.Notification.Channels == nil {
+		t.Notification.Channels = []ticket.ChannelDelivery{}
 	}
 	return &t, nil
 }
 
-// Create implements ticket.Store. Concurrent creates share one transaction and so one fsync
-// (group commit): a committer goroutine, started when creates arrive and gone when none wait,
-// commits everything queued while the previous commit ran, each create in its own savepoint so
-// that one conflict fails only itself. Each caller waits for its own batch only.
-func (s *Store) Create(ctx context.Context, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
-	req := &createReq{t: t, idem: idem, done: make(chan struct{})}
-	g := &s.group
-	g.mu.Lock()
-	g.queue = append(g.queue, req)
-	if !g.committing {
-		g.committing = true
-		go s.commitQueued()
-	}
-	g.mu.Unlock()
-	select {
-	case <-req.done:
-		return req.stored, req.replayed, req.err
-	case <-ctx.Done():
-		// The create may still commit; the caller was not told it did, so a retry with the
-		// same Idempotency-Key returns it.
-		return nil, false, ctx.Err()
-	}
-}
-
-// commitQueued commits batches until the queue is empty.
-func (s *Store) commitQueued() {
-	g := &s.group
-	for {
-		g.mu.Lock()
-		batch := g.queue
-		g.queue = nil
-		if len(batch) == 0 {
-			g.committing = false
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
-		s.commitBatch(batch)
-	}
-}
-
-// groupCommit queues creates while a commit is in progress.
-type groupCommit struct {
-	mu         sync.Mutex
-	queue      []*createReq
-	committing bool
-}
-
-type createReq struct {
-	t        *ticket.Ticket
-	idem     ticket.Idempotency
-	stored   *ticket.Ticket
-	replayed bool
-	err      error
-	done     chan struct{}
-}
-
-// commitBatch writes every request in one transaction and tells each its own outcome.
-func (s *Store) commitBatch(batch []*createReq) {
-	// Not any one caller's context: a caller that gives up must not fail the others.
-	ctx := context.Background()
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
-		for _, r := range batch {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT create_ticket`); err != nil {
-				return err
-			}
-			r.stored, r.replayed, r.err = create(ctx, tx, r.t, r.idem)
-			if r.err != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_ticket`); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `RELEASE create_ticket`); err != nil {
-				return err
-			}
-		}
-		return nil
+// Create implements ticket.Store. Creates are group-committed with every other write (see
+// DB): concurrent creates share one transaction and one fsync.
+func (s *Store) Create(ctx context.Context, t *ticket.Ticket, idem ticket.Idempotency) (stored *ticket.Ticket, replayed bool, err error) {
+	err = s.db.write(ctx, func(tx *Tx) error {
+		stored, replayed, err = create(tx, t, idem)
+		return err
 	})
-	for _, r := range batch {
-		if err != nil {
-			r.stored, r.replayed, r.err = nil, false, err
-		}
-		close(r.done)
+	if err != nil {
+		return nil, false, err
 	}
+	return stored, replayed, nil
 }
 
 // create stores one ticket (or finds the one its idempotency key created) inside tx.
-func create(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
+func create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
 	if idem.Key != "" {
 		var hash, id string
-		err := tx.QueryRowContext(ctx, `SELECT hash, ticket_id FROM idempotency_keys WHERE key = ?`, idem.Key).Scan(&hash, &id)
+		err := tx.QueryRow(`SELECT hash, ticket_id FROM idempotency_keys WHERE key = ?`, idem.Key).Scan(&hash, &id)
 		switch {
 		case err == nil && hash != idem.Hash:
 			return nil, false, ticket.Errorf(ticket.ECONFLICT, "This Idempotency-Key was already used with a different request.")
 		case err == nil:
-			prev, err := getTicket(ctx, tx, id)
+			prev, err := scanTicket(tx.QueryRow(selectTicket, id), id)
 			return prev, err == nil, err
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, false, err
 		}
 	}
-	if err := insertTicket(ctx, tx, t); err != nil {
+	if err := insertTicket(tx, t); err != nil {
 		return nil, false, err
 	}
 	if idem.Key != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, hash, ticket_id, created_at) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.Exec(`INSERT INTO idempotency_keys (key, hash, ticket_id, created_at) VALUES (?, ?, ?, ?)`,
 			idem.Key, idem.Hash, t.ID, ts(t.CreatedAt)); err != nil {
 			return nil, false, err
 		}
@@ -177,7 +116,7 @@ func create(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, idem ticket.Idemp
 
 // Get implements ticket.Store.
 func (s *Store) Get(ctx context.Context, id string) (*ticket.Ticket, error) {
-	return getTicket(ctx, s.db.db, id)
+	return scanTicket(s.db.queryRow(ctx, selectTicket, id), id)
 }
 
 type position struct {
@@ -185,7 +124,8 @@ type position struct {
 	ID        string `json:"i"`
 }
 
-// List implements ticket.Store: newest first across pages, keyset-paginated.
+// List implements ticket.Store: newest first across pages, keyset-paginated. A row that
+// cannot be decoded is logged with its ID and skipped: one bad row must not hide the queue.
 func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
 	limit := f.PageSize()
 	var (
@@ -206,50 +146,59 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, p.CreatedAt, p.CreatedAt, p.ID)
 	}
-	q := `SELECT created_at, body FROM tickets`
+	q := `SELECT id, created_at, body FROM tickets`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
-	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return ticket.Page{}, err
 	}
 	defer rows.Close()
 	page := ticket.Page{Items: []*ticket.Ticket{}}
 	var last position
+	seen := 0
 	for rows.Next() {
-		var created string
+		var id, created string
 		var body []byte
-		if err := rows.Scan(&created, &body); err != nil {
+		if err := rows.Scan(&id, &created, &body); err != nil {
 			return ticket.Page{}, err
 		}
-		if len(page.Items) == limit {
+		if seen == limit {
 			if page.NextCursor, err = s.cursor.Encode(last); err != nil {
 				return ticket.Page{}, err
 			}
 			break
 		}
-		t, err := decode(body)
+		seen++
+		last = position{CreatedAt: created, ID: id}
+		t, err := decode(body, id)
 		if err != nil {
-			return ticket.Page{}, err
+			s.log().ErrorContext(ctx, "skipping a ticket that cannot be decoded", "ticketId", id, "err", err)
+			continue
 		}
 		page.Items = append(page.Items, t)
-		last = position{CreatedAt: created, ID: t.ID}
 	}
 	return page, rows.Err()
 }
 
-// Update implements ticket.Store. The write transaction serializes writers, so fn runs once.
+// Update implements ticket.Store. It runs in the writer, which serializes writes, so fn runs
+// exactly once, on the ticket as the writes before it left it.
 func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) error) (*ticket.Ticket, error) {
 	var out *ticket.Ticket
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
-		t, err := getTicket(ctx, tx, id)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		t, err := scanTicket(tx.QueryRow(selectTicket, id), id)
 		if err != nil {
 			return err
 		}
 		if err := fn(t); err != nil {
+			if errors.Is(err, ticket.ErrNoChange) {
+				// Read again: fn may have changed t before it decided there was nothing to do.
+				out, err = scanTicket(tx.QueryRow(selectTicket, id), id)
+				return err
+			}
 			return err
 		}
 		t.Version++
@@ -260,7 +209,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = ? WHERE id = ?`,
+		_, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = ? WHERE id = ?`,
 			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, string(body), id)
 		out = t
 		return err
@@ -273,20 +222,22 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 
 // Pending implements ticket.Store through the partial index on PENDING tickets.
 func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ticket.Ticket, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT body FROM tickets WHERE notification_status = 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, ts(before), limit)
+	rows, err := s.db.query(ctx, `SELECT id, body FROM tickets WHERE notification_status = 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, ts(before), limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*ticket.Ticket
 	for rows.Next() {
+		var id string
 		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		if err := rows.Scan(&id, &body); err != nil {
 			return nil, err
 		}
-		t, err := decode(body)
+		t, err := decode(body, id)
 		if err != nil {
-			return nil, err
+			s.log().ErrorContext(ctx, "skipping a pending ticket that cannot be decoded", "ticketId", id, "err", err)
+			continue
 		}
 		out = append(out, t)
 	}
@@ -296,7 +247,7 @@ func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ti
 // Stats implements ticket.Store.
 func (s *Store) Stats(ctx context.Context) (ticket.Stats, error) {
 	st := ticket.NewStats()
-	rows, err := s.db.db.QueryContext(ctx, `SELECT status, severity, notification_status, COUNT(*) FROM tickets GROUP BY 1, 2, 3`)
+	rows, err := s.db.query(ctx, `SELECT status, severity, notification_status, COUNT(*) FROM tickets GROUP BY 1, 2, 3`)
 	if err != nil {
 		return st, err
 	}
@@ -314,3 +265,6 @@ func (s *Store) Stats(ctx context.Context) (ticket.Stats, error) {
 	}
 	return st, rows.Err()
 }
+
+// Ping implements the embedded server's health check: a real write.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

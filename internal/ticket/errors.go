@@ -3,6 +3,7 @@ package ticket
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Application error codes. They are mapped to HTTP statuses in exactly one place (api).
@@ -13,6 +14,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EINTERNAL     = "internal"
 	EPRECONDITION = "precondition_failed"
+	// EUNAVAILABLE: the store cannot take writes right now (disk full or read-only, I/O
+	// errors); worth a retry soon.
+	EUNAVAILABLE = "unavailable"
 )
 
 // FieldError names one invalid field by its JSON path.
@@ -27,9 +31,23 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Err is the cause, for the log only.
+	Err error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("ticket: %s: %s", e.Code, e.Message) }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("ticket: %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("ticket: %s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Unavailable wraps a storage failure that may pass (see EUNAVAILABLE).
+func Unavailable(err error) error {
+	return &Error{Code: EUNAVAILABLE, Message: "Tickets cannot be stored right now; try again in a moment.", Err: err}
+}
 
 // Errorf builds an application error with a client-safe message.
 func Errorf(code, format string, args ...any) *Error {
@@ -65,7 +83,11 @@ var ErrVersionMismatch = &Error{Code: EPRECONDITION, Message: "The ticket has ch
 
 // TransientError is a delivery failure worth retrying (5xx, timeout, refused connection,
 // throttling). Its Go type name is the Step Functions error name that Retry matches.
-type TransientError struct{ Err error }
+type TransientError struct {
+	Err error
+	// RetryAfter is how long the receiver asked us to wait (HTTP Retry-After); 0: no preference.
+	RetryAfter time.Duration
+}
 
 func (e *TransientError) Error() string { return e.Err.Error() }
 func (e *TransientError) Unwrap() error { return e.Err }

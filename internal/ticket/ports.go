@@ -52,10 +52,12 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Ticket, error)
 	// List returns tickets matching f, newest first. A malformed or tampered cursor is EINVALID.
 	List(ctx context.Context, f Filter) (Page, error)
-	// Update applies fn to the current ticket and stores the result atomically, retrying when a
-	// concurrent writer got there first; fn may run more than once and must not have side
-	// effects. Update bumps Version and UpdatedAt. If fn returns an error nothing is written and
-	// the error is returned. An unknown id is ErrNotFound.
+	// Update applies fn to the current ticket and stores the result atomically (one
+	// conditional write), retrying when a concurrent writer got there first; fn may run more
+	// than once and must not have side effects. Update bumps Version and UpdatedAt. If fn
+	// returns ErrNoChange nothing is written and the ticket is returned as read, without error;
+	// if it returns another error nothing is written and the error is returned. An unknown id
+	// is ErrNotFound.
 	Update(ctx context.Context, id string, fn func(*Ticket) error) (*Ticket, error)
 	// Pending returns up to limit tickets whose notification is still PENDING and that were
 	// last updated before the given time, oldest first; its cost follows the pending count.
@@ -81,7 +83,7 @@ func NewStats() Stats {
 	for _, v := range Severities {
 		s.BySeverity[v] = 0
 	}
-	for _, v := range []NotificationStatus{NotificationPending, NotificationSent, NotificationFailed} {
+	for _, v := range NotificationStatuses {
 		s.ByNotification[v] = 0
 	}
 	return s
@@ -95,26 +97,37 @@ func (s *Stats) Count(t *Ticket) {
 	s.ByNotification[t.Notification.Status]++
 }
 
-// Starter starts the notification workflow for a ticket. The execution name is the ticket ID.
+// Starter starts the notification workflow for a ticket: an execution named after the ticket
+// whose input is WorkflowInput, the ticket's ID and nothing else, so no personal data reaches
+// the execution's input, output, history or logs. The workflow reads the ticket from the store.
 type Starter interface {
-	Start(ctx context.Context, t *Ticket) (execution string, err error)
+	Start(ctx context.Context, ticketID string) (execution string, err error)
 }
 
-// Message is one admin notification.
+// WorkflowInput is the whole input of a notification workflow execution.
+type WorkflowInput struct {
+	ID string `json:"id"`
+}
+
+// Message is one notification to the responders.
 type Message struct {
-	TicketID string            `json:"ticketId"`
-	Subject  string            `json:"subject"`
-	Body     string            `json:"body"`
-	Severity Severity          `json:"severity"`
-	Link     string            `json:"link,omitempty"`
-	Attrs    map[string]string `json:"attributes,omitempty"`
+	TicketID string `json:"ticketId"`
+	// DeliveryID is the same for this ticket's notification on one channel on every retry
+	// (see DeliveryID); channels pass it on (an Idempotency-Key header, a message attribute)
+	// so receivers can drop a repeat.
+	DeliveryID string            `json:"deliveryId,omitempty"`
+	Subject    string            `json:"subject"`
+	Body       string            `json:"body"`
+	Severity   Severity          `json:"severity"`
+	Link       string            `json:"link,omitempty"`
+	Attrs      map[string]string `json:"attributes,omitempty"`
 }
 
 // Publisher delivers a message on one channel. Failures are *TransientError (worth retrying)
 // or *PermanentError. Every implementation passes the suite in publishertest.
 type Publisher interface {
 	// Channel names the destination stably (e.g. "outbox", "webhook:https://…", "sns:arn…");
-	// it is what Notification.Delivered records.
+	// it is what Notification.Channels records.
 	Channel() string
 	Publish(ctx context.Context, m Message) error
 }

@@ -67,55 +67,10 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// NotificationStatus is the delivery state of a ticket's admin notification. The ticket record,
-// not the workflow console, is the source of truth for it.
-type NotificationStatus string
-
-const (
-	NotificationPending NotificationStatus = "PENDING"
-	NotificationSent    NotificationStatus = "SENT"
-	NotificationFailed  NotificationStatus = "FAILED"
-)
-
 // Reporter is the person who filed the ticket.
 type Reporter struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
-}
-
-// Notification records how the admins were told about a ticket.
-type Notification struct {
-	Status NotificationStatus `json:"status"`
-	// Attempts counts Publish task runs for this ticket, retries included.
-	Attempts  int    `json:"attempts"`
-	LastError string `json:"lastError"`
-	// Execution is the name (local) or ARN (AWS) of the latest workflow execution.
-	Execution string `json:"execution"`
-	// Delivered lists the channels that already accepted this notification, so a retry or a
-	// duplicate execution never sends to them twice.
-	Delivered []string `json:"delivered"`
-	// LeaseHolder is the execution delivering right now, until LeaseUntil: an overlapping
-	// duplicate execution (Express is at-least-once) backs off instead of sending twice.
-	LeaseHolder string    `json:"leaseHolder,omitempty"`
-	LeaseUntil  time.Time `json:"leaseUntil,omitzero"`
-}
-
-// ReleaseLease ends the delivery lease, whoever holds it.
-func (n *Notification) ReleaseLease() { n.LeaseHolder, n.LeaseUntil = "", time.Time{} }
-
-// Leased reports whether an execution other than execution holds the delivery lease at now.
-func (n Notification) Leased(execution string, now time.Time) bool {
-	return n.LeaseHolder != "" && n.LeaseHolder != execution && now.Before(n.LeaseUntil)
-}
-
-// HasDelivered reports whether channel already accepted the notification.
-func (n Notification) HasDelivered(channel string) bool {
-	for _, c := range n.Delivered {
-		if c == channel {
-			return true
-		}
-	}
-	return false
 }
 
 // TimelineEntry is one thing that happened to a ticket.
@@ -127,13 +82,14 @@ type TimelineEntry struct {
 
 // Timeline entry types.
 const (
-	EventCreated         = "created"
-	EventNotifyAttempt   = "notification.attempt"
-	EventNotifyDelivered = "notification.delivered"
-	EventNotifySent      = "notification.sent"
-	EventNotifyFailed    = "notification.failed"
-	EventStatusChanged   = "status.changed"
-	EventWorkflowStarted = "workflow.started"
+	EventCreated             = "created"
+	EventNotifyDelivered     = "notification.delivered"
+	EventNotifyChannelFailed = "notification.channel_failed"
+	EventNotifyRestarted     = "notification.restarted"
+	EventNotifySent          = "notification.sent"
+	EventNotifyPartial       = "notification.partial"
+	EventNotifyFailed        = "notification.failed"
+	EventStatusChanged       = "status.changed"
 )
 
 // Ticket is one reported problem.
@@ -162,18 +118,27 @@ func (t *Ticket) AddTimeline(at time.Time, typ, msg string) {
 }
 
 // Public returns what anyone holding the ticket's ID may see: everything the reporter sent and
-// how far the ticket got, without the delivery internals an admin needs (channel names can embed
-// webhook secrets; errors can name infrastructure).
+// how far the ticket got, without the delivery internals a responder needs (channel names can
+// embed webhook secrets; errors can name infrastructure). Each channel is shown by its kind
+// and status only, so a partial delivery reads as partial.
 func (t *Ticket) Public() *Ticket {
 	p := *t
-	p.Notification = Notification{Status: t.Notification.Status, Attempts: t.Notification.Attempts, Delivered: []string{}}
+	n := t.Notification
+	p.Notification = Notification{Status: n.Status, Attempts: n.Attempts, Runs: n.Runs, FinishedAt: n.FinishedAt, Channels: make([]ChannelDelivery, len(n.Channels))}
+	for i, c := range n.Channels {
+		p.Notification.Channels[i] = ChannelDelivery{Channel: c.Kind(), Status: c.Status, Attempts: c.Attempts, SentAt: c.SentAt}
+	}
 	p.Timeline = make([]TimelineEntry, len(t.Timeline))
 	for i, e := range t.Timeline {
 		switch e.Type {
 		case EventNotifyDelivered:
 			e.Message = "Delivered to a notification channel."
+		case EventNotifyChannelFailed:
+			e.Message = "A notification channel could not be reached."
+		case EventNotifyPartial:
+			e.Message = "Some of the responders' channels were reached, not all."
 		case EventNotifyFailed:
-			e.Message = "The admins could not be notified automatically."
+			e.Message = "The responders could not be notified automatically."
 		}
 		p.Timeline[i] = e
 	}
@@ -270,7 +235,7 @@ func New(id string, n NewTicket, now time.Time) *Ticket {
 		CreatedAt:    now,
 		UpdatedAt:    now,
 		Version:      1,
-		Notification: Notification{Status: NotificationPending, Delivered: []string{}},
+		Notification: NewNotification(),
 	}
 	t.AddTimeline(now, EventCreated, "Ticket filed.")
 	return t

@@ -100,7 +100,7 @@ func TestNewAndTransition(t *testing.T) {
 func TestTimelineIsBoundedAndKeepsCreation(t *testing.T) {
 	tk := ticket.New("id-1", valid(), time.Now())
 	for i := 0; i < 3*ticket.MaxTimeline; i++ {
-		tk.AddTimeline(time.Now(), ticket.EventNotifyAttempt, fmt.Sprint(i))
+		tk.AddTimeline(time.Now(), ticket.EventNotifyDelivered, fmt.Sprint(i))
 	}
 	if len(tk.Timeline) != ticket.MaxTimeline {
 		t.Errorf("timeline has %d entries, want %d", len(tk.Timeline), ticket.MaxTimeline)

@@ -14,7 +14,6 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/incidentmanager/incidents/internal/asl"
 	"github.com/incidentmanager/incidents/internal/awstest"
 	"github.com/incidentmanager/incidents/internal/lambdainvoke"
 	"github.com/incidentmanager/incidents/internal/sfnapi"
@@ -51,12 +50,12 @@ func TestAWSPathEndToEnd(t *testing.T) {
 		arn(statemachine.RecordFunction):  record.URL,
 	}))
 	states := sfnapi.New(sfnapi.Config{
-		Machines: map[string]*asl.Machine{machineArn: machine},
+		Machines: []sfnapi.Machine{{Arn: machineArn, Type: sfnapi.Express, Definition: machine}},
 		Invoker:  invoker,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	statesHTTP := httptest.NewServer(states)
-	t.Cleanup(func() { statesHTTP.Close(); states.Close() })
+	t.Cleanup(func() { statesHTTP.Close(); states.Shutdown(context.Background()) })
 
 	create := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/create"), s.env(map[string]string{
 		"AWS_ENDPOINT_URL_SFN": statesHTTP.URL,
@@ -98,7 +97,7 @@ func TestAWSPathEndToEnd(t *testing.T) {
 	}
 	t.Logf("ticket SENT %v after the create was invoked", time.Since(began).Round(time.Millisecond))
 	n := final.Notification
-	if n.Status != ticket.NotificationSent || n.Attempts != 1 || len(n.Delivered) != 1 || n.Delivered[0] != "sns:"+s.topic.Arn {
+	if c := n.Channel("sns:" + s.topic.Arn); n.Status != ticket.NotificationSent || n.Attempts != 1 || len(n.Channels) != 1 || c == nil || c.Status != ticket.NotificationSent {
 		t.Fatalf("ticket notification %+v, want SENT after 1 attempt, delivered to the topic", n)
 	}
 	if !strings.Contains(n.Execution, ":express:incident-manager-notify:"+created.ID+":") {
@@ -131,7 +130,7 @@ func TestAWSPathEndToEnd(t *testing.T) {
 			lambdas = append(lambdas, aws.ToString(e.LambdaFunctionScheduledEventDetails.Resource))
 		}
 	}
-	if want := []string{arn("publish"), arn("record")}; strings.Join(lambdas, " ") != strings.Join(want, " ") {
+	if want := []string{arn("publish")}; strings.Join(lambdas, " ") != strings.Join(want, " ") {
 		t.Errorf("history scheduled %v, want %v", lambdas, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/incidentmanager/incidents/internal/dynamo"
 	"github.com/incidentmanager/incidents/internal/ticket"
 	"github.com/incidentmanager/incidents/internal/ticket/storetest"
+	"github.com/incidentmanager/incidents/tasks"
 )
 
 const (
@@ -161,7 +162,7 @@ func TestLambdaAPI(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"title":"Printer on fire"`) {
 		t.Errorf("GET /ticket/{id} = %d %s", resp.StatusCode, body)
 	}
-	if !strings.Contains(body, `"delivered":[]`) || strings.Contains(body, `"execution":"arn`) {
+	if !strings.Contains(body, `"channels":[]`) || strings.Contains(body, `"execution":"arn`) {
 		t.Errorf("public GET /ticket/{id} = %s, want the public view", body)
 	}
 	resp, body = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+created.ID, "", "", bearer))
@@ -239,34 +240,42 @@ func TestLambdaTasks(t *testing.T) {
 		}
 	})
 	t.Run("Delivers", func(t *testing.T) {
-		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-1", "attempt": 1})
+		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-1"})
 		var res struct {
-			Delivered []string
-			Attempts  int
+			Status   string
+			Sent     []string
+			Attempts int
 		}
-		if err := json.Unmarshal(out, &res); err != nil || len(res.Delivered) != 1 || res.Delivered[0] != "sns:"+s.topic.Arn || res.Attempts != 2 {
-			t.Fatalf("publish = %s, want delivered to the topic on attempt 2", out)
+		if err := json.Unmarshal(out, &res); err != nil || res.Status != "SENT" || len(res.Sent) != 1 || res.Sent[0] != "sns:"+s.topic.Arn || res.Attempts != 2 {
+			t.Fatalf("publish = %s, want SENT to the topic on attempt 2", out)
 		}
 		got := s.topic.WaitReceive(t, 1, 5*time.Second)
 		if len(got) != 1 || !strings.HasPrefix(got[0].Subject, "[Test] critical: Printer on fire") || !strings.Contains(got[0].Message, "https://d111.cloudfront.net/#/admin/ticket/"+tk.ID) {
 			t.Errorf("SQS subscriber got %+v, want the notification with the configured prefix and link", got)
 		}
-	})
-	t.Run("OverlappingExecutionBacksOff", func(t *testing.T) {
-		var e lambdaError
-		json.Unmarshal(publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-2"}), &e)
-		if e.ErrorType != "TransientError" {
-			t.Errorf("a second execution while exec-1 holds the lease: %+v, want errorType TransientError", e)
+		if len(got) == 1 && got[0].MessageAttributes["deliveryId"].Value != ticket.DeliveryID(tk.ID, "sns:"+s.topic.Arn) {
+			t.Errorf("message attributes %+v, want the delivery ID", got[0].MessageAttributes)
 		}
 	})
-	t.Run("SkipsDelivered", func(t *testing.T) {
-		// The same execution retrying (its Record step failed, say) finds the topic done.
-		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-1", "attempt": 2})
-		if !strings.Contains(string(out), `"skipped":["sns:`) {
-			t.Errorf("second publish = %s, want the topic skipped", out)
+	t.Run("DuplicateExecutionSendsNothing", func(t *testing.T) {
+		out := publish.Invoke(t, map[string]any{"ticketId": tk.ID, "execution": "exec-2"})
+		if !strings.Contains(string(out), `"status":"SENT"`) || !strings.Contains(string(out), `"sent":[]`) {
+			t.Errorf("a duplicate execution's publish = %s, want SENT with nothing sent", out)
 		}
 		if got := s.topic.Receive(t); len(got) != 0 {
 			t.Errorf("duplicate delivery: %+v", got)
+		}
+	})
+	t.Run("OverlappingExecutionBacksOff", func(t *testing.T) {
+		busy := storetest.Make(time.Second, ticket.SeverityHigh)
+		busy.Notification.LeaseHolder, busy.Notification.LeaseUntil = "exec-other", time.Now().Add(ticket.LeaseDuration)
+		if _, _, err := s.store.Create(ctx, busy, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+		var e lambdaError
+		json.Unmarshal(publish.Invoke(t, map[string]any{"ticketId": busy.ID, "execution": "exec-3"}), &e)
+		if e.ErrorType != "TransientError" {
+			t.Errorf("an execution while another holds the lease: %+v, want errorType TransientError", e)
 		}
 	})
 	t.Run("PermanentError", func(t *testing.T) {
@@ -276,21 +285,25 @@ func TestLambdaTasks(t *testing.T) {
 			t.Errorf("publish for an unknown ticket: %+v, want errorType PermanentError", e)
 		}
 	})
-	t.Run("RecordSent", func(t *testing.T) {
-		out := record.Invoke(t, map[string]any{"ticketId": tk.ID, "outcome": "SENT", "execution": "exec-1"})
-		if !strings.Contains(string(out), `"status":"SENT"`) {
+	t.Run("RecordFailure", func(t *testing.T) {
+		failing := storetest.Make(2*time.Second, ticket.SeverityHigh)
+		if _, _, err := s.store.Create(ctx, failing, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+		out := record.Invoke(t, map[string]any{"ticketId": failing.ID, "execution": "exec-4", "error": map[string]string{"Error": "States.Timeout", "Cause": ""}})
+		if !strings.Contains(string(out), `"status":"FAILED"`) {
 			t.Fatalf("record = %s", out)
 		}
-		got, err := s.store.Get(ctx, tk.ID)
-		if err != nil || got.Notification.Status != ticket.NotificationSent {
-			t.Errorf("ticket notification %+v, %v; want SENT", got.Notification, err)
+		got, err := s.store.Get(ctx, failing.ID)
+		if err != nil || got.Notification.Status != ticket.NotificationFailed || got.Notification.LastError != "States.Timeout" {
+			t.Errorf("ticket notification %+v, %v; want FAILED with States.Timeout", got.Notification, err)
 		}
 	})
 	t.Run("RecordPermanentError", func(t *testing.T) {
 		var e lambdaError
-		json.Unmarshal(record.Invoke(t, map[string]any{"ticketId": tk.ID, "outcome": "MAYBE"}), &e)
+		json.Unmarshal(record.Invoke(t, map[string]any{"execution": "exec-5"}), &e)
 		if e.ErrorType != "PermanentError" {
-			t.Errorf("record with a bad outcome: %+v, want errorType PermanentError", e)
+			t.Errorf("record without a ticket: %+v, want errorType PermanentError", e)
 		}
 	})
 }
@@ -304,12 +317,9 @@ func TestLambdaSweep(t *testing.T) {
 	ctx := context.Background()
 	stuck := storetest.Make(-time.Hour, ticket.SeverityHigh)
 	hopeless := storetest.Make(-time.Hour, ticket.SeverityLow)
-	for i := 0; i < 5; i++ {
-		hopeless.AddTimeline(hopeless.CreatedAt, ticket.EventWorkflowStarted, "Notification workflow restarted by the sweeper.")
-		hopeless.AddTimeline(hopeless.CreatedAt, ticket.EventNotifyAttempt, "Notification attempt.")
-	}
+	hopeless.Notification.Runs = tasks.DefaultMaxRuns // began that often, never finished
 	sent := storetest.Make(-time.Hour, ticket.SeverityLow)
-	sent.Notification.Status = ticket.NotificationSent
+	sent.FailDelivery("", "test", sent.CreatedAt)
 	for _, tk := range []*ticket.Ticket{stuck, hopeless, sent} {
 		tk.UpdatedAt = time.Now().Add(-time.Hour).UTC() // stale by the wall clock the Lambda reads
 		if _, _, err := s.store.Create(ctx, tk, ticket.Idempotency{}); err != nil {
@@ -327,7 +337,7 @@ func TestLambdaSweep(t *testing.T) {
 	if got := states.Started(); len(got) != 1 || got[0].Name != stuck.ID {
 		t.Errorf("executions started %+v, want one for %s", got, stuck.ID)
 	}
-	if got, _ := s.store.Get(ctx, hopeless.ID); got.Notification.Status != ticket.NotificationFailed || !strings.Contains(got.Notification.LastError, "restarts") {
+	if got, _ := s.store.Get(ctx, hopeless.ID); got.Notification.Status != ticket.NotificationFailed || !strings.Contains(got.Notification.LastError, "runs") {
 		t.Errorf("hopeless ticket notification %+v, want FAILED with the reason", got.Notification)
 	}
 	// The restart moved the ticket's UpdatedAt: the next sweep leaves it alone.

@@ -83,7 +83,6 @@ func asJSON(t *testing.T, v any) string {
 
 func testCreateGet(t *testing.T, s ticket.Store) {
 	want := Make(0, ticket.SeverityHigh)
-	want.Notification.Delivered = []string{}
 	stored := mustCreate(t, s, want)
 	if got, w := asJSON(t, stored), asJSON(t, want); got != w {
 		t.Errorf("Create returned\n got %s\nwant %s", got, w)
@@ -273,10 +272,13 @@ func testUpdate(t *testing.T, s ticket.Store) {
 	ctx := context.Background()
 	tk := mustCreate(t, s, Make(0, ticket.SeverityHigh))
 	got, err := s.Update(ctx, tk.ID, func(x *ticket.Ticket) error {
-		x.Notification.Attempts++
-		x.Notification.Delivered = append(x.Notification.Delivered, "outbox")
-		x.Notification.Status = ticket.NotificationSent
-		return nil
+		if _, err := x.BeginDelivery("exec-1", []string{"outbox", "webhook:a"}, true, base); err != nil {
+			return err
+		}
+		if err := x.ChannelDelivered("outbox", base); err != nil {
+			return err
+		}
+		return x.EndAttempt("exec-1", []ticket.ChannelOutcome{{Channel: "webhook:a", Error: "HTTP 404", Permanent: true}}, base)
 	})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
@@ -294,8 +296,16 @@ func testUpdate(t *testing.T, s ticket.Store) {
 	if g, w := asJSON(t, again), asJSON(t, got); g != w {
 		t.Errorf("Get after Update\n got %s\nwant %s", g, w)
 	}
-	if !again.Notification.HasDelivered("outbox") || again.Notification.Status != ticket.NotificationSent {
+	if c := again.Notification.Channel("outbox"); c == nil || c.Status != ticket.NotificationSent || again.Notification.Status != ticket.NotificationPartial {
 		t.Errorf("Update not stored: notification %+v", again.Notification)
+	}
+	// ErrNoChange: nothing written, the ticket returned as it is.
+	same, err := s.Update(ctx, tk.ID, func(x *ticket.Ticket) error { x.Title = "not written"; return ticket.ErrNoChange })
+	if err != nil || same == nil || same.Version != got.Version || same.Title != tk.Title {
+		t.Errorf("Update returning ErrNoChange = %+v, %v; want the stored ticket (version %d) and no error", same, err, got.Version)
+	}
+	if cur, _ := s.Get(ctx, tk.ID); cur.Version != got.Version || cur.Title != tk.Title {
+		t.Errorf("ErrNoChange still wrote: title %q version %d", cur.Title, cur.Version)
 	}
 	boom := errors.New("boom")
 	if _, err := s.Update(ctx, tk.ID, func(x *ticket.Ticket) error { x.Title = "changed"; return boom }); !errors.Is(err, boom) {
@@ -340,7 +350,7 @@ func testPending(t *testing.T, s ticket.Store) {
 	ctx := context.Background()
 	old := mustCreate(t, s, Make(0, ticket.SeverityHigh))
 	sent := mustCreate(t, s, Make(time.Second, ticket.SeverityHigh))
-	if _, err := s.Update(ctx, sent.ID, func(x *ticket.Ticket) error { x.Notification.Status = ticket.NotificationSent; return nil }); err != nil {
+	if _, err := s.Update(ctx, sent.ID, func(x *ticket.Ticket) error { return x.FailDelivery("", "test", base) }); err != nil {
 		t.Fatal(err)
 	}
 	older := mustCreate(t, s, Make(-time.Hour, ticket.SeverityLow))
@@ -371,7 +381,7 @@ func testStats(t *testing.T, s ticket.Store) {
 	mustCreate(t, s, Make(time.Second, ticket.SeverityLow))
 	x := mustCreate(t, s, Make(2*time.Second, ticket.SeverityLow))
 	if _, err := s.Update(ctx, x.ID, func(tk *ticket.Ticket) error {
-		tk.Notification.Status = ticket.NotificationFailed
+		tk.FailDelivery("", "test", base)
 		return tk.Transition(ticket.StatusResolved, base)
 	}); err != nil {
 		t.Fatal(err)
