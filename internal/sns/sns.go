@@ -51,6 +51,10 @@ func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 		}
 	}
 	attrs["ticketId"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.TicketID)}
+	if m.DeliveryID != "" {
+		// The same on every retry: a subscriber can drop a repeat.
+		attrs["deliveryId"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.DeliveryID)}
+	}
 	if m.Severity != "" {
 		attrs["severity"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(string(m.Severity))}
 	}

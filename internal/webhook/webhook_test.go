@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,7 +118,6 @@ func TestTransientFailures(t *testing.T) {
 		url  string
 		code int
 	}{
-		{"TimeoutIsTransient", hang.URL, 0},
 		{"RefusedIsTransient", refused, 0},
 		{"TooManyRequestsIsTransient", "", http.StatusTooManyRequests},
 		{"BadGatewayIsTransient", "", http.StatusBadGateway},
@@ -133,6 +135,13 @@ func TestTransientFailures(t *testing.T) {
 			}
 		})
 	}
+	t.Run("NoAnswerAfterSendingIsNotRetried", func(t *testing.T) {
+		err := webhook.New(hang.URL, &http.Client{Timeout: 200 * time.Millisecond}).Publish(context.Background(), publishertest.Message())
+		var pe *ticket.PermanentError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), "may have arrived") {
+			t.Errorf("Publish to a receiver that never answers = %T %v, want a PermanentError (it may have arrived)", err, err)
+		}
+	})
 	t.Run("NotHTTPIsPermanent", func(t *testing.T) {
 		err := webhook.New("ftp://example.com/x", nil).Publish(context.Background(), publishertest.Message())
 		var pe *ticket.PermanentError
@@ -153,5 +162,63 @@ func TestChannels(t *testing.T) {
 	}
 	if chans[1].Channel() == chans[2].Channel() {
 		t.Errorf("two webhooks share the channel name %s", chans[1].Channel())
+	}
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var targetHits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { targetHits.Add(1) }))
+	defer target.Close()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target.URL+"/elsewhere", code)
+			}))
+			defer redirect.Close()
+			for _, client := range []*http.Client{nil, {Timeout: time.Second}} {
+				err := webhook.New(redirect.URL, client).Publish(context.Background(), publishertest.Message())
+				var pe *ticket.PermanentError
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), "redirects are not followed") {
+					t.Errorf("Publish answered %d = %T %v, want a PermanentError saying redirects are not followed", code, err, err)
+				}
+			}
+		})
+	}
+	if n := targetHits.Load(); n != 0 {
+		t.Errorf("the redirect target was sent %d requests, want none", n)
+	}
+}
+
+func TestRetryAfterAndDeliveryID(t *testing.T) {
+	var gotKey string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotKey = r.Header.Get("Idempotency-Key")
+		w.Header().Set("Retry-After", r.URL.Query().Get("after"))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	m := publishertest.Message()
+	m.DeliveryID = "t-1.abcdef"
+	for _, tc := range []struct {
+		after string
+		want  time.Duration
+	}{
+		{"7", 7 * time.Second},
+		{"", 0},
+		{"soon", 0},
+		{"999999", webhook.MaxRetryAfter},
+		{time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat), 90 * time.Second},
+	} {
+		err := webhook.New(srv.URL+"?after="+url.QueryEscape(tc.after), nil).Publish(context.Background(), m)
+		var te *ticket.TransientError
+		if !errors.As(err, &te) {
+			t.Fatalf("429: %T %v, want a TransientError", err, err)
+		}
+		if d := te.RetryAfter - tc.want; d < -2*time.Second || d > 2*time.Second {
+			t.Errorf("Retry-After %q → %s, want about %s", tc.after, te.RetryAfter, tc.want)
+		}
+	}
+	if gotKey != "t-1.abcdef" {
+		t.Errorf("Idempotency-Key = %q, want the delivery ID", gotKey)
 	}
 }
