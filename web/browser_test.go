@@ -30,6 +30,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/incidentmanager/incidents/internal/servetest"
+	"github.com/incidentmanager/incidents/statemachine"
 )
 
 var (
@@ -746,22 +747,24 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 	tb.wait("low tickets again", `document.querySelectorAll('#ticket-table tbody tr').length === 2`, 10*time.Second)
 	tb.click("#ticket-table .ticket-link")
 	tb.wait("the workflow diagram", `document.querySelector('#execution g.state[data-state="Publish"]')`, 15*time.Second)
-	for state, want := range map[string]string{"Publish": "visited", "RecordSent": "visited", "RecordFailure": "none", "NotificationFailed": "none"} {
+	for state, want := range map[string]string{"Publish": "visited", "Delivered": "visited", "Notified": "visited", "RecordFailure": "none", "NotificationFailed": "none"} {
 		got := eval[string](tb, `document.querySelector('#execution g.state[data-state="`+state+`"]').dataset.status`)
 		if got != want {
 			t.Errorf("state %s is drawn %q, want %q", state, got, want)
 		}
 	}
-	if got, want := tb.count("#execution path.edge.is-taken"), 3; got != want {
-		t.Errorf("%d edges highlighted, want %d (Start→Publish→RecordSent→End)", got, want)
+	if got, want := tb.count("#execution path.edge.is-taken"), 4; got != want {
+		t.Errorf("%d edges highlighted, want %d (Start→Publish→Delivered→Notified→End)", got, want)
 	}
-	if got := tb.text("#wf-path"); !strings.Contains(got, "Start → Publish → RecordSent → End") {
+	if got := tb.text("#wf-path"); !strings.Contains(got, "Start → Publish → Delivered → Notified → End") {
 		t.Errorf("path text = %q", got)
 	}
 	tb.click(`#execution g.state[data-state="Publish"]`)
 	tb.wait("the state's input", `document.querySelector('.state-input')`, 5*time.Second)
-	if in := tb.text(".state-input"); !strings.Contains(in, "Ticket 6") {
-		t.Errorf("Publish input does not show the ticket: %q", in)
+	// The workflow carries the ticket's ID, never what the reporter wrote.
+	ticketID := eval[string](tb, `document.querySelector('.ticket-id').textContent`)
+	if in := tb.text(".state-input"); !strings.Contains(in, ticketID) || strings.Contains(in, "Ticket 6") {
+		t.Errorf("Publish input = %q, want the ticket ID %s and not its title", in, ticketID)
 	}
 	tb.noStrayText("the admin detail")
 	tb.screenshot("admin-detail")
@@ -782,7 +785,9 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 	}
 }
 
-func TestFailedNotificationShowsTheCaughtPath(t *testing.T) {
+// TestPartialNotificationShowsItsPath: the outbox took the notification, the webhook refused
+// it; the reporter reads "partly", the admin sees each channel and the path to the Fail state.
+func TestPartialNotificationShowsItsPath(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "rejected by the test", http.StatusBadRequest)
 	}))
@@ -792,19 +797,25 @@ func TestFailedNotificationShowsTheCaughtPath(t *testing.T) {
 
 	tb := newTab(t)
 	tb.open(s.URL + "/#/ticket/" + tk.ID)
-	tb.wait("notification FAILED", `document.querySelector('#notify-panel[data-notification-status="FAILED"]')`, 30*time.Second)
+	tb.wait("notification PARTIAL", `document.querySelector('#notify-panel[data-notification-status="PARTIAL"]')`, 30*time.Second)
+	if got := tb.text("#notify-panel"); !strings.Contains(got, "not on every channel") || strings.Contains(got, "rejected") {
+		t.Errorf("the reporter reads %q, want a plain partial status without the error", got)
+	}
 
 	tb.signIn(s)
 	tb.open(s.URL + "/#/admin/ticket/" + tk.ID)
-	tb.wait("the workflow diagram", `document.querySelector('#execution g.state[data-state="RecordFailure"][data-status="visited"]')`, 15*time.Second)
-	for state, want := range map[string]string{"Publish": "failed", "RecordFailure": "visited", "NotificationFailed": "failed", "RecordSent": "none"} {
+	tb.wait("the workflow diagram", `document.querySelector('#execution g.state[data-state="PartlyNotified"][data-status="failed"]')`, 15*time.Second)
+	for state, want := range map[string]string{"Publish": "visited", "Delivered": "visited", "PartlyNotified": "failed", "RecordFailure": "none", "Notified": "none"} {
 		got := eval[string](tb, `document.querySelector('#execution g.state[data-state="`+state+`"]').dataset.status`)
 		if got != want {
 			t.Errorf("state %s is drawn %q, want %q", state, got, want)
 		}
 	}
-	if n := tb.count(`#execution path.edge.is-failed[data-kind="catch"]`); n != 1 {
-		t.Errorf("%d caught edges highlighted as failed, want 1", n)
+	if got := tb.text("#delivery"); !strings.Contains(got, "Local outbox") || !strings.Contains(got, "400 Bad Request") {
+		t.Errorf("the channels read %q, want the outbox and the webhook's 400", got)
+	}
+	if n := tb.count(`#delivery [data-channel-status="SENT"]`) + 10*tb.count(`#delivery [data-channel-status="FAILED"]`); n != 11 {
+		t.Errorf("channel states drawn %d (sent + 10×failed), want one of each", n)
 	}
 	tb.screenshot("admin-detail-failed")
 	tb.screenshotOf("workflow-failed", "#execution .workflow")
@@ -930,8 +941,10 @@ func TestAWSModeLinksToTheStepFunctionsConsole(t *testing.T) {
 	if href != want {
 		t.Errorf("console link = %q, want %q", href, want)
 	}
-	if tb.count("#execution svg g.state") != 4 {
-		t.Errorf("the AWS view draws %d states, want the 4 of the definition", tb.count("#execution svg g.state"))
+	var def struct{ States map[string]any }
+	json.Unmarshal(statemachine.Definition, &def)
+	if got := tb.count("#execution svg g.state"); got != len(def.States) || got == 0 {
+		t.Errorf("the AWS view draws %d states, want the %d of the definition", got, len(def.States))
 	}
 }
 

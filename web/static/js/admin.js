@@ -3,7 +3,7 @@
 import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep, append } from './dom.js';
 import { api, adminToken, config, consoleURL } from './api.js';
 import {
-  SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, errorAlert, isAbort,
+  SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, deliveryList, errorAlert, isAbort,
   timelineList, pageHeading, copyButton,
 } from './ui.js';
 import { drawWorkflow } from './diagram.js';
@@ -146,7 +146,7 @@ export function renderAdmin(ctx) {
       h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'By severity'), h('div', { class: 'stat-row' },
         SEVERITIES.map((x) => card(x.label, st.bySeverity?.[x.value], `sev-${x.value}`, filterBy('severity', x.value), list.severity === x.value)))),
       h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'Notifications'), h('div', { class: 'stat-row' },
-        [['PENDING', 'Pending'], ['SENT', 'Sent'], ['FAILED', 'Failed']].map(([k, l]) => card(l, st.byNotification?.[k], `nt-${k.toLowerCase()}`, null)))));
+        [['PENDING', 'Pending'], ['SENT', 'Sent'], ['PARTIAL', 'Partial'], ['FAILED', 'Failed']].map(([k, l]) => card(l, st.byNotification?.[k], `nt-${k.toLowerCase()}`, null)))));
   }
 
   async function load() {
@@ -295,7 +295,7 @@ export function renderAdminTicket(ctx, ticketId) {
             h('dt', {}, 'Version'), h('dd', {}, String(t.version ?? '—')),
             h('dt', {}, 'Notification'), h('dd', {}, notificationChip(n)),
             h('dt', {}, 'Attempts'), h('dd', {}, String(n.attempts ?? 0)),
-            h('dt', {}, 'Delivered to'), h('dd', {}, n.delivered?.length ? h('ul', { class: 'plain' }, n.delivered.map((c) => h('li', {}, c))) : 'None yet'),
+            h('dt', {}, 'Channels'), h('dd', { id: 'delivery' }, deliveryList(n)),
             n.lastError ? [h('dt', {}, 'Last error'), h('dd', { class: 'error-text' }, n.lastError)] : null,
             h('dt', {}, 'Execution'), h('dd', { class: 'mono small break' }, n.execution || '—')))),
       execSlot, outboxSlot);

@@ -43,14 +43,23 @@ export function graph(def) {
 
 const CMP = /^(String|Numeric|Boolean|Timestamp)(Equals|LessThan|GreaterThan|LessThanEquals|GreaterThanEquals|Matches)(Path)?$|^Is(Null|Present|Numeric|String|Boolean|Timestamp)$/;
 
+const OPS = { Equals: '=', LessThan: '<', GreaterThan: '>', LessThanEquals: '≤', GreaterThanEquals: '≥', Matches: '~' };
+
+/** field is the last step of a JSONPath ("$.publish.status" → "status"), short enough for an edge. */
+const field = (path) => String(path || '').replace(/^\$+\.?/, '').split('.').pop() || String(path || '$');
+
+/** choiceLabel says a Choice rule briefly ("status = SENT"); the full rule is in the state's tooltip. */
 function choiceLabel(c) {
   if (!c || typeof c !== 'object') return '';
   if (typeof c.Condition === 'string') return c.Condition;
-  for (const op of ['And', 'Or']) if (Array.isArray(c[op])) return `${op}(${c[op].map(choiceLabel).join(', ')})`;
-  if (c.Not) return `Not ${choiceLabel(c.Not)}`;
+  for (const op of ['And', 'Or']) if (Array.isArray(c[op])) return c[op].map(choiceLabel).join(op === 'And' ? ' and ' : ' or ');
+  if (c.Not) return `not ${choiceLabel(c.Not)}`;
   const k = Object.keys(c).find((x) => CMP.test(x));
   if (!k) return 'Rule';
-  return `${c.Variable || ''} ${k} ${JSON.stringify(c[k])}`.trim();
+  const m = k.match(CMP);
+  if (m[4]) return `${field(c.Variable)} is ${m[4].toLowerCase()}${c[k] === false ? ' (no)' : ''}`;
+  const value = m[3] ? field(c[k]) : (typeof c[k] === 'string' ? c[k] : JSON.stringify(c[k]));
+  return `${field(c.Variable)} ${OPS[m[2]]} ${value}`;
 }
 
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);

@@ -2,7 +2,7 @@
 import { h, clear, announce, focusEl, uuid, sleep, timeEl, append } from './dom.js';
 import { api } from './api.js';
 import {
-  SEVERITIES, severityChip, statusChip, notificationChip, errorAlert, copyButton, isAbort,
+  SEVERITIES, severityChip, statusChip, notificationChip, FINAL_NOTIFICATIONS, errorAlert, copyButton, isAbort,
   timelineList, pageHeading, NOTIFICATIONS,
 } from './ui.js';
 import { remember, myTickets, forget, savedReporter, saveReporter } from './mine.js';
@@ -240,7 +240,6 @@ export function renderReport(ctx) {
   }
 }
 
-const FINAL = new Set(['SENT', 'FAILED']);
 
 /**
  * pollTicket refreshes a ticket with backoff (1 s, doubling to 15 s) until its notification is
@@ -249,7 +248,7 @@ const FINAL = new Set(['SENT', 'FAILED']);
 async function pollTicket(t, signal, onUpdate, onError) {
   let delay = 1000;
   let current = t;
-  while (!FINAL.has(current?.notification?.status)) {
+  while (!FINAL_NOTIFICATIONS.has(current?.notification?.status)) {
     await sleep(delay, signal);
     delay = Math.min(delay * 2, 15000);
     try {
@@ -267,9 +266,10 @@ async function pollTicket(t, signal, onUpdate, onError) {
 
 function notificationSentence(n) {
   switch (n?.status) {
-    case 'SENT': return 'The admins have been notified.';
-    case 'FAILED': return 'We could not notify the admins automatically. Your ticket is still filed and the admins see it in their list.';
-    default: return 'Notifying the admins… this page updates by itself.';
+    case 'SENT': return 'The responders have been notified.';
+    case 'PARTIAL': return 'The responders have been notified, though not on every channel. Your ticket is filed and they see it in their list.';
+    case 'FAILED': return 'We could not notify the responders automatically. Your ticket is still filed and they see it in their list.';
+    default: return 'Notifying the responders… this page updates by itself.';
   }
 }
 

@@ -15,10 +15,39 @@ export const STATUSES = [
 ];
 
 export const NOTIFICATIONS = {
-  PENDING: { label: 'Notifying admins', short: 'Pending' },
-  SENT: { label: 'Admins notified', short: 'Sent' },
+  PENDING: { label: 'Notifying responders', short: 'Pending' },
+  SENT: { label: 'Responders notified', short: 'Sent' },
+  PARTIAL: { label: 'Partly notified', short: 'Partial' },
   FAILED: { label: 'Notification failed', short: 'Failed' },
 };
+
+/** FINAL_NOTIFICATIONS are the statuses after which nothing more is sent. */
+export const FINAL_NOTIFICATIONS = new Set(['SENT', 'PARTIAL', 'FAILED']);
+
+/** channelLabel names a channel for people: its kind, and for a webhook its host. */
+export function channelLabel(name) {
+  const [kind, rest = ''] = String(name || '').split(/:(.*)/s);
+  switch (kind) {
+    case 'outbox': return 'Local outbox';
+    case 'sns': return `SNS topic ${rest.split(':').pop() || ''}`.trim();
+    case 'webhook': return rest ? `Webhook ${rest.split('#')[0]}` : 'Webhook';
+    case 'email': return rest ? `Email ${rest}` : 'Email';
+    default: return name || 'Channel';
+  }
+}
+
+/**
+ * deliveryList shows each channel's outcome: what was reached, what failed and why (admins),
+ * what is still being tried. Reporters see the kinds only (the API sends no addresses).
+ */
+export function deliveryList(n) {
+  const channels = n?.channels || [];
+  if (!channels.length) return h('p', { class: 'muted' }, n?.status === 'PENDING' ? 'Not tried yet.' : 'No channel.');
+  return h('ul', { class: 'plain channels' }, channels.map((c) => h('li', { class: 'channel', dataset: { channel: c.channel, channelStatus: c.status } },
+    notificationChip({ status: c.status }), ' ', h('span', { class: 'channel-name' }, channelLabel(c.channel)),
+    c.attempts > 1 ? h('span', { class: 'muted' }, ` · ${c.attempts} attempts`) : null,
+    c.lastError && c.status !== 'SENT' ? h('div', { class: 'error-text small' }, c.lastError) : null)));
+}
 
 const labelOf = (list, v) => list.find((x) => x.value === v)?.label || v || '—';
 
@@ -84,8 +113,11 @@ const EVENT_LABELS = {
   created: 'Ticket filed',
   'workflow.started': 'Notification workflow started',
   'notification.attempt': 'Notification attempt',
+  'notification.restarted': 'Delivery resumed',
   'notification.delivered': 'Delivered to a channel',
-  'notification.sent': 'Admins notified',
+  'notification.channel_failed': 'A channel failed',
+  'notification.sent': 'Responders notified',
+  'notification.partial': 'Partly notified',
   'notification.failed': 'Notification failed',
   'status.changed': 'Status changed',
 };
