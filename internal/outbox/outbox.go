@@ -1,6 +1,7 @@
 // Package outbox is the local notification channel of the embedded server: every message is
 // appended as one JSON line to a file and fsynced before Publish returns, so an admin can read
-// what was sent (GET /admin/outbox) even with no other channel configured.
+// what was sent (GET /admin/outbox) even with no other channel configured. Concurrent
+// publishes share one write and one fsync (group commit).
 package outbox
 
 import (
@@ -32,7 +33,18 @@ type Entry struct {
 type Outbox struct {
 	path string
 	now  func() time.Time
-	mu   sync.Mutex
+	mu   sync.Mutex // the file
+	// f stays open between writes (closed after a failure, reopened by the next write).
+	f *os.File
+
+	qmu     sync.Mutex // the queue
+	queue   []*pending
+	writing bool
+}
+
+type pending struct {
+	line []byte
+	done chan error
 }
 
 var _ ticket.Publisher = (*Outbox)(nil)
@@ -54,27 +66,80 @@ func (o *Outbox) Publish(ctx context.Context, m ticket.Message) error {
 	if err != nil {
 		return &ticket.PermanentError{Err: err}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	f, err := os.OpenFile(o.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
-	if err != nil {
-		return &ticket.TransientError{Err: fmt.Errorf("open outbox: %w", err)}
+	p := &pending{line: line, done: make(chan error, 1)}
+	o.qmu.Lock()
+	o.queue = append(o.queue, p)
+	if !o.writing {
+		o.writing = true
+		go o.flush()
 	}
-	// After a crash mid-write the file may end in a torn line: start on a fresh one so this
-	// entry is not glued to it.
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-			line = append([]byte{'\n'}, line...)
+	o.qmu.Unlock()
+	return <-p.done
+}
+
+// flush appends what is queued, batch after batch, until the queue is empty.
+func (o *Outbox) flush() {
+	for {
+		o.qmu.Lock()
+		batch := o.queue
+		o.queue = nil
+		if len(batch) == 0 {
+			o.writing = false
+			o.qmu.Unlock()
+			return
+		}
+		o.qmu.Unlock()
+		err := o.append(batch)
+		for _, p := range batch {
+			p.done <- err
 		}
 	}
-	_, werr := f.Write(append(line, '\n'))
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+}
+
+// append writes the lines of batch and fsyncs once. A failing disk is a TransientError: it
+// may recover.
+func (o *Outbox) append(batch []*pending) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var buf []byte
+	if o.f == nil {
+		f, err := os.OpenFile(o.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+		if err != nil {
+			return &ticket.TransientError{Err: fmt.Errorf("open outbox: %w", err)}
+		}
+		o.f = f
+	}
+	// After a crash mid-write the file may end in a torn line: start on a fresh one so the
+	// first entry is not glued to it.
+	if st, err := o.f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := o.f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			buf = append(buf, '\n')
+		}
+	}
+	for _, p := range batch {
+		buf = append(append(buf, p.line...), '\n')
+	}
+	_, werr := o.f.Write(buf)
+	serr := o.f.Sync()
+	if err := errors.Join(werr, serr); err != nil {
+		o.f.Close()
+		o.f = nil
 		return &ticket.TransientError{Err: fmt.Errorf("write outbox: %w", err)}
 	}
 	return nil
+}
+
+// Close closes the file.
+func (o *Outbox) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return nil
+	}
+	err := o.f.Close()
+	o.f = nil
+	return err
 }
 
 // List returns up to limit entries, newest first, optionally only those for one ticket. A

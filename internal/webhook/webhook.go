@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -48,9 +49,23 @@ const DefaultTimeout = 10 * time.Second
 // in its own time limit anyway.
 const MaxRetryAfter = 5 * time.Minute
 
-// NewClient returns the HTTP client webhooks are posted with: DefaultTimeout, no redirects.
+// transport is shared by every webhook: connections to a receiver are kept and reused (the
+// default transport keeps 2 per host, so a burst would open and close one per notification).
+var transport = &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:     true,
+	MaxIdleConns:          512,
+	MaxIdleConnsPerHost:   64,
+	IdleConnTimeout:       90 * time.Second,
+	TLSHandshakeTimeout:   5 * time.Second,
+	ExpectContinueTimeout: time.Second,
+}
+
+// NewClient returns the HTTP client webhooks are posted with: DefaultTimeout, no redirects,
+// kept-alive connections.
 func NewClient() *http.Client {
-	return &http.Client{Timeout: DefaultTimeout, CheckRedirect: noRedirects}
+	return &http.Client{Timeout: DefaultTimeout, CheckRedirect: noRedirects, Transport: transport}
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
