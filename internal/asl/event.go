@@ -2,6 +2,7 @@ package asl
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,18 +26,54 @@ func (e Event) DetailsKey() string {
 	return strings.ToLower(e.Type[:1]) + e.Type[1:] + "EventDetails"
 }
 
-// MarshalJSON renders the event as GetExecutionHistory does.
+// MarshalJSON renders the event as GetExecutionHistory does, members in name order (as a
+// map would be encoded), without building a map: a history is encoded once per event.
 func (e Event) MarshalJSON() ([]byte, error) {
-	m := map[string]any{
-		"id":              e.ID,
-		"previousEventId": e.PreviousEventID,
-		"timestamp":       e.Timestamp.UTC().Format(time.RFC3339Nano),
-		"type":            e.Type,
-	}
+	var details []byte
+	key := ""
 	if e.Details != nil {
-		m[e.DetailsKey()] = e.Details
+		var err error
+		if details, err = json.Marshal(e.Details); err != nil {
+			return nil, err
+		}
+		key = e.DetailsKey()
 	}
-	return json.Marshal(m)
+	b := make([]byte, 0, 96+len(details))
+	b = append(b, '{')
+	first := true
+	member := func(k string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+	}
+	addDetails := func(before string) {
+		if key != "" && key < before {
+			member(key)
+			b = append(b, details...)
+			key = ""
+		}
+	}
+	addDetails("id")
+	member("id")
+	b = strconv.AppendInt(b, e.ID, 10)
+	addDetails("previousEventId")
+	member("previousEventId")
+	b = strconv.AppendInt(b, e.PreviousEventID, 10)
+	addDetails("timestamp")
+	member("timestamp")
+	b = strconv.AppendQuote(b, e.Timestamp.UTC().Format(time.RFC3339Nano))
+	addDetails("type")
+	member("type")
+	t, err := json.Marshal(e.Type)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, t...)
+	addDetails("\uffff")
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON reads the GetExecutionHistory shape back (Details becomes map[string]any).
