@@ -61,7 +61,7 @@ func (r *Record) Handle(ctx context.Context, in RecordInput) (RecordOutput, erro
 	if in.Error != nil {
 		reason = in.Error.Message()
 	}
-	t, err := r.Store.Update(ctx, in.TicketID, func(t *ticket.Ticket) error {
+	t, err := r.Store.Update(ticket.Deferred(ctx), in.TicketID, func(t *ticket.Ticket) error {
 		return t.FailDelivery(in.Execution, reason, r.Now())
 	})
 	if err != nil {

@@ -80,7 +80,7 @@ func (s *Sweep) Before(ctx context.Context, before time.Time) (SweepResult, erro
 		gaveUp := false
 		// Release a dead run's lease (and bound the runs) before starting again; the write
 		// moves UpdatedAt, so the next sweep leaves the ticket alone for StaleAfter.
-		t, err := s.Store.Update(ctx, p.ID, func(t *ticket.Ticket) error {
+		t, err := s.Store.Update(ticket.Deferred(ctx), p.ID, func(t *ticket.Ticket) error {
 			var err error
 			gaveUp, err = t.RestartDelivery(maxRuns, s.Now())
 			return err

@@ -69,6 +69,7 @@ func (p *Publish) Handle(ctx context.Context, in PublishInput) (PublishOutput, e
 	if in.TicketID == "" {
 		return PublishOutput{}, &ticket.PermanentError{Err: errors.New("ticketId is required")}
 	}
+	ctx = ticket.Deferred(ctx) // delivery records: nobody waits on their fsync
 	cfg, err := p.Config.Load(ctx)
 	if err != nil {
 		return PublishOutput{}, &ticket.TransientError{Err: fmt.Errorf("load configuration: %w", err)}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
@@ -24,21 +25,26 @@ func NewExecutions(db *DB) *Executions { return &Executions{db: db} }
 // SaveExecution implements ticket.ExecutionStore. The first save of an ARN fixes its order
 // among executions of the same name.
 func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) error {
-	events := x.Events
-	if events == nil {
-		events = []json.RawMessage{}
+	// The events are JSON already: joined as they are, not re-encoded (json.Marshal would
+	// validate and compact each one again).
+	ev := make([]byte, 0, 2+len(x.Events)*256)
+	ev = append(ev, '[')
+	for i, e := range x.Events {
+		if i > 0 {
+			ev = append(ev, ',')
+		}
+		ev = append(ev, e...)
 	}
-	ev, err := json.Marshal(events)
-	if err != nil {
-		return err
-	}
+	ev = append(ev, ']')
 	summary := *x
 	summary.Events = nil
 	sum, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
-	return e.db.write(ctx, func(tx *Tx) error {
+	// One compressed record: [summary, events].
+	rec := pack(append(append(append(append([]byte{'['}, sum...), ','), ev...), ']'))
+	return e.db.writeOne(ctx, func(tx *Tx) error {
 		if e.seq == 0 {
 			// Once per process, through the index on seq: never a scan inside the writer.
 			var max sql.NullInt64
@@ -47,10 +53,10 @@ func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) err
 			}
 			e.seq = max.Int64
 		}
-		_, err := tx.Exec(`INSERT INTO executions (arn, name, start_date, seq, summary, events)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (arn) DO UPDATE SET summary = excluded.summary, events = excluded.events`,
-			x.ExecutionArn, x.Name, ts(x.StartDate), e.seq+1, string(sum), string(ev))
+		_, err := tx.Exec(`INSERT INTO executions (arn, name, start_date, seq, summary, events, zrecord)
+			VALUES (?, ?, ?, ?, '', '', ?)
+			ON CONFLICT (arn) DO UPDATE SET summary = '', events = '', zrecord = excluded.zrecord`,
+			x.ExecutionArn, x.Name, ts(x.StartDate), e.seq+1, rec)
 		if err == nil {
 			e.seq++
 		}
@@ -60,22 +66,23 @@ func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) err
 
 // Executions implements ticket.ExecutionStore.
 func (e *Executions) Executions(ctx context.Context, name string) ([]*ticket.Execution, error) {
-	rows, err := e.db.query(ctx, `SELECT summary FROM executions WHERE name = ? ORDER BY seq DESC`, name)
+	rows, err := e.db.query(ctx, `SELECT zrecord, summary, '' FROM executions WHERE name = ? ORDER BY seq DESC`, name)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []*ticket.Execution{}
 	for rows.Next() {
-		var sum []byte
-		if err := rows.Scan(&sum); err != nil {
+		var rec, sum, ev []byte
+		if err := rows.Scan(&rec, &sum, &ev); err != nil {
 			return nil, err
 		}
-		var x ticket.Execution
-		if err := json.Unmarshal(sum, &x); err != nil {
+		x, err := decodeExecution(rec, sum, nil)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, &x)
+		x.Events = nil
+		out = append(out, x)
 	}
 	return out, rows.Err()
 }
@@ -83,20 +90,39 @@ func (e *Executions) Executions(ctx context.Context, name string) ([]*ticket.Exe
 // LatestExecution implements ticket.ExecutionStore. An execution ARN names exactly one
 // execution, so it is accepted in place of a name.
 func (e *Executions) LatestExecution(ctx context.Context, name string) (*ticket.Execution, error) {
-	var sum, ev []byte
-	err := e.db.queryRow(ctx, `SELECT summary, events FROM executions WHERE name = ? OR arn = ? ORDER BY seq DESC LIMIT 1`, name, name).Scan(&sum, &ev)
+	var rec, sum, ev []byte
+	err := e.db.queryRow(ctx, `SELECT zrecord, summary, events FROM executions WHERE name = ? OR arn = ? ORDER BY seq DESC LIMIT 1`, name, name).Scan(&rec, &sum, &ev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ticket.ErrExecutionNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
+	return decodeExecution(rec, sum, ev)
+}
+
+// decodeExecution reads a stored execution: the compressed [summary, events] record, or the
+// summary and events stored as text before compression.
+func decodeExecution(rec, sum, ev []byte) (*ticket.Execution, error) {
+	if len(rec) > 0 {
+		b, err := unpack(rec)
+		if err != nil {
+			return nil, err
+		}
+		var parts []json.RawMessage
+		if err := json.Unmarshal(b, &parts); err != nil || len(parts) != 2 {
+			return nil, fmt.Errorf("decode stored execution: %v", err)
+		}
+		sum, ev = parts[0], parts[1]
+	}
 	var x ticket.Execution
 	if err := json.Unmarshal(sum, &x); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(ev, &x.Events); err != nil {
-		return nil, err
+	if len(ev) > 0 {
+		if err := json.Unmarshal(ev, &x.Events); err != nil {
+			return nil, err
+		}
 	}
 	return &x, nil
 }

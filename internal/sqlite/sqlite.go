@@ -79,6 +79,40 @@ CREATE TABLE IF NOT EXISTS meta (
 ) STRICT;
 `
 
+// migrations bring a database made by an earlier version up to date, in order; the
+// database's user_version counts those applied.
+var migrations = []string{
+	// 1: compressed values (see compress.go) in columns of their own; rows written before
+	// keep their JSON text in the old ones until they are next written.
+	`ALTER TABLE tickets ADD COLUMN zbody BLOB;
+	 ALTER TABLE executions ADD COLUMN zrecord BLOB;`,
+}
+
+func migrate(db *sql.DB) error {
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	for i := version; i < len(migrations); i++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // maxBatch bounds the writes committed together.
 const maxBatch = 512
 
@@ -99,6 +133,10 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -174,11 +212,39 @@ func (d *DB) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
 }
 
 // Tx is the writer's transaction as one write sees it: its statements run inside the batch's
-// transaction, in the write's own savepoint, and see everything written before them.
+// transaction (in the write's own savepoint when it has several) and see everything written
+// before them.
 type Tx struct {
-	ctx context.Context
-	w   *writerConn
+	ctx   context.Context
+	w     *writerConn
+	batch *batchState
 }
+
+// batchState is what the writes of one batch share until its commit.
+type batchState struct {
+	// staged holds what writes want to remember once the batch is committed (see Stage).
+	staged   map[any]any
+	onCommit []func(staged map[any]any)
+}
+
+// Stage remembers v under k for the rest of the batch; Staged returns it. Adapters use it to
+// see their own uncommitted writes without reading them back.
+func (t *Tx) Stage(k, v any) {
+	if t.batch.staged == nil {
+		t.batch.staged = map[any]any{}
+	}
+	t.batch.staged[k] = v
+}
+
+// Staged returns what Stage remembered under k in this batch.
+func (t *Tx) Staged(k any) (any, bool) {
+	v, ok := t.batch.staged[k]
+	return v, ok
+}
+
+// OnCommit runs fn with the batch's staged values once the batch is committed; never if the
+// commit fails.
+func (t *Tx) OnCommit(fn func(staged map[any]any)) { t.batch.onCommit = append(t.batch.onCommit, fn) }
 
 // Exec runs a statement (prepared once per connection).
 func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
@@ -208,17 +274,43 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 }
 
 type writeOp struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	done chan error
+	ctx context.Context
+	fn  func(*Tx) error
+	// single: fn writes with one statement at most, after any check that may fail, so it
+	// needs no savepoint of its own (a statement is atomic).
+	single bool
+	// durable: the caller answers someone once this is committed (a 201), so the commit
+	// waits for the fsync. Other writes are fsynced within syncDelay.
+	durable bool
+	done    chan error
 }
+
+// syncDelay bounds how long a committed write may wait for its fsync when nobody waits on it
+// (the workflow's bookkeeping): SQLite's WAL with synchronous=NORMAL survives a crash of the
+// process as it is, and the next durable commit, or this timer, makes it survive power loss.
+const syncDelay = 50 * time.Millisecond
 
 // write runs fn in the writer and returns its outcome once committed (or not). If fn returns
 // an error its changes are rolled back and only it fails; if the commit fails every write of
 // the batch fails. A write that was queued is always carried out or failed, even when ctx is
 // canceled meanwhile, so a caller that gives up never leaves one half done.
 func (d *DB) write(ctx context.Context, fn func(*Tx) error) error {
-	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	return d.enqueue(ctx, fn, false, false)
+}
+
+// writeOne is write for a fn that changes the database with one statement at most, issued
+// after everything that may fail: it runs without a savepoint.
+func (d *DB) writeOne(ctx context.Context, fn func(*Tx) error) error {
+	return d.enqueue(ctx, fn, true, false)
+}
+
+// writeDurable is write (single as for writeOne) that returns only once the commit is fsynced.
+func (d *DB) writeDurable(ctx context.Context, fn func(*Tx) error, single bool) error {
+	return d.enqueue(ctx, fn, single, true)
+}
+
+func (d *DB) enqueue(ctx context.Context, fn func(*Tx) error, single, durable bool) error {
+	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, single: single, durable: durable, done: make(chan error, 1)}
 	select {
 	case d.ops <- op:
 	case <-d.closed:
@@ -230,6 +322,11 @@ func (d *DB) write(ctx context.Context, fn func(*Tx) error) error {
 }
 
 var errClosed = errors.New("sqlite: database closed")
+
+// diskFailure reports whether err is one of the failures unavailable marks.
+func diskFailure(err error) bool {
+	return err != nil && ticket.ErrorCode(unavailable(err)) == ticket.EUNAVAILABLE
+}
 
 // unavailable marks the failures that say the disk, not the request, is the problem (full,
 // read-only, I/O errors, cannot open): they pass when the disk recovers, and the API answers
@@ -250,6 +347,24 @@ func unavailable(err error) error {
 type writerConn struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	// full: the connection's synchronous mode is FULL (else NORMAL).
+	full bool
+}
+
+// setSync switches the connection's synchronous mode when it differs.
+func (w *writerConn) setSync(ctx context.Context, full bool) error {
+	if w.full == full {
+		return nil
+	}
+	mode := "NORMAL"
+	if full {
+		mode = "FULL"
+	}
+	if _, err := w.conn.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+		return err
+	}
+	w.full = full
+	return nil
 }
 
 func (w *writerConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -286,11 +401,25 @@ func (d *DB) writer() {
 		}
 	}()
 	batch := make([]*writeOp, 0, maxBatch)
+	unsynced := false // a NORMAL commit waits for its fsync
+	var syncTimer <-chan time.Time
 	for {
 		batch = batch[:0]
 		select {
 		case op := <-d.ops:
 			batch = append(batch, op)
+		case <-syncTimer:
+			// Nobody needed an fsync lately: make the bookkeeping written since durable.
+			syncTimer = nil
+			if unsynced {
+				var err error
+				if w, err = d.sync(w); err == nil {
+					unsynced = false
+				} else {
+					syncTimer = time.After(syncDelay)
+				}
+			}
+			continue
 		case <-d.closed:
 			// Carry out what is still queued, then stop.
 			for {
@@ -298,7 +427,7 @@ func (d *DB) writer() {
 				case op := <-d.ops:
 					batch = append(batch, op)
 					if len(batch) == maxBatch {
-						w = d.commit(w, batch)
+						w, _ = d.commit(w, batch)
 						batch = batch[:0]
 					}
 					continue
@@ -307,7 +436,10 @@ func (d *DB) writer() {
 				break
 			}
 			if len(batch) > 0 {
-				w = d.commit(w, batch)
+				w, _ = d.commit(w, batch)
+			}
+			if unsynced {
+				w, _ = d.sync(w)
 			}
 			return
 		}
@@ -320,15 +452,34 @@ func (d *DB) writer() {
 				break fill
 			}
 		}
-		w = d.commit(w, batch)
+		var full bool
+		w, full = d.commit(w, batch)
+		switch {
+		case full:
+			unsynced, syncTimer = false, nil
+		case w != nil && !unsynced:
+			unsynced, syncTimer = true, time.After(syncDelay)
+		}
 	}
 }
 
+// sync makes every commit so far durable: a small write committed with synchronous=FULL
+// fsyncs the WAL, and with it every frame before.
+func (d *DB) sync(w *writerConn) (*writerConn, error) {
+	op := &writeOp{ctx: context.Background(), single: true, durable: true, done: make(chan error, 1), fn: func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('synced', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, ts(d.now()))
+		return err
+	}}
+	w, _ = d.commit(w, []*writeOp{op})
+	return w, <-op.done
+}
+
 // commit runs one batch in one transaction and tells each write its outcome. It returns the
-// connection to use next (nil after a failure: a fresh one is opened next time).
-func (d *DB) commit(w *writerConn, batch []*writeOp) *writerConn {
+// connection to use next (nil after a failure: a fresh one is opened next time) and whether
+// the commit was fsynced (when a write of the batch is durable).
+func (d *DB) commit(w *writerConn, batch []*writeOp) (*writerConn, bool) {
 	ctx := context.Background()
-	fail := func(err error) *writerConn {
+	fail := func(err error) (*writerConn, bool) {
 		err = unavailable(err)
 		for _, op := range batch {
 			op.done <- err
@@ -336,7 +487,7 @@ func (d *DB) commit(w *writerConn, batch []*writeOp) *writerConn {
 		if w != nil {
 			w.drop()
 		}
-		return nil
+		return nil, false
 	}
 	if w == nil {
 		c, err := d.wdb.Conn(ctx)
@@ -344,21 +495,44 @@ func (d *DB) commit(w *writerConn, batch []*writeOp) *writerConn {
 			for _, op := range batch {
 				op.done <- unavailable(err)
 			}
-			return nil
+			return nil, false
 		}
-		w = &writerConn{conn: c, stmts: map[string]*sql.Stmt{}}
+		// The DSN opens connections with synchronous=FULL.
+		w = &writerConn{conn: c, stmts: map[string]*sql.Stmt{}, full: true}
+	}
+	durable := false
+	for _, op := range batch {
+		durable = durable || op.durable
+	}
+	if err := w.setSync(ctx, durable); err != nil {
+		return fail(err)
 	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fail(err)
 	}
 	errs := make([]error, len(batch))
+	state := &batchState{}
 	for i, op := range batch {
-		tx := &Tx{ctx: op.ctx, w: w}
+		tx := &Tx{ctx: op.ctx, w: w, batch: state}
+		if op.single {
+			errs[i] = op.fn(tx)
+			if diskFailure(errs[i]) {
+				// SQLite may have rolled the whole transaction back already: what follows would
+				// run outside it. The batch fails as one.
+				w.conn.ExecContext(ctx, "ROLLBACK")
+				return fail(errs[i])
+			}
+			continue
+		}
 		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
 			w.conn.ExecContext(ctx, "ROLLBACK")
 			return fail(err)
 		}
 		errs[i] = op.fn(tx)
+		if diskFailure(errs[i]) {
+			w.conn.ExecContext(ctx, "ROLLBACK")
+			return fail(errs[i])
+		}
 		if errs[i] != nil {
 			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
 				w.conn.ExecContext(ctx, "ROLLBACK")
@@ -374,17 +548,20 @@ func (d *DB) commit(w *writerConn, batch []*writeOp) *writerConn {
 		w.conn.ExecContext(ctx, "ROLLBACK")
 		return fail(err)
 	}
+	for _, fn := range state.onCommit {
+		fn(state.staged)
+	}
 	for i, op := range batch {
 		op.done <- unavailable(errs[i])
 	}
-	return w
+	return w, durable
 }
 
 // Ping writes to the database (one small row, in the next batch): it fails while the disk is
 // full, read-only or gone, which a read would not notice.
 func (d *DB) Ping(ctx context.Context) error {
-	return d.write(ctx, func(tx *Tx) error {
+	return d.writeDurable(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('health', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, ts(d.now()))
 		return err
-	})
+	}, true)
 }

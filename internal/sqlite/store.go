@@ -20,6 +20,53 @@ type Store struct {
 	// Log receives rows that cannot be decoded (they are skipped, not served); nil means
 	// slog.Default().
 	Log *slog.Logger
+	// recent holds the tickets written lately, as committed, so that the next change to one
+	// (a workflow changes a ticket several times within moments) need not read and decode it
+	// again. Only the writer goroutine touches it.
+	recent map[string]*ticket.Ticket
+}
+
+// recentSize bounds Store.recent.
+const recentSize = 4096
+
+// stagedTicket keys a ticket written in the current batch (see Tx.Stage).
+type stagedTicket string
+
+// load returns the ticket as the writes before this one left it: staged in this batch,
+// remembered from a recent one, or read from the database. The caller gets its own copy.
+func (s *Store) load(tx *Tx, id string) (*ticket.Ticket, error) {
+	if v, ok := tx.Staged(stagedTicket(id)); ok {
+		return v.(*ticket.Ticket).Clone(), nil
+	}
+	if t, ok := s.recent[id]; ok {
+		return t.Clone(), nil
+	}
+	return scanTicket(tx.QueryRow(selectTicket, id), id)
+}
+
+// remember stages t as written in this batch; once the batch commits, it is recent.
+func (s *Store) remember(tx *Tx, t *ticket.Ticket) {
+	first := true
+	if _, ok := tx.Staged(stagedTicket(t.ID)); ok {
+		first = false
+	}
+	tx.Stage(stagedTicket(t.ID), t.Clone())
+	if !first {
+		return
+	}
+	id := t.ID
+	tx.OnCommit(func(staged map[any]any) {
+		if s.recent == nil {
+			s.recent = make(map[string]*ticket.Ticket, recentSize)
+		}
+		if _, ok := s.recent[id]; !ok && len(s.recent) >= recentSize {
+			for k := range s.recent { // a random one: map order
+				delete(s.recent, k)
+				break
+			}
+		}
+		s.recent[id] = staged[stagedTicket(id)].(*ticket.Ticket)
+	})
 }
 
 var _ ticket.Store = (*Store)(nil)
@@ -41,15 +88,18 @@ func insertTicket(tx *Tx, t *ticket.Ticket) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(`INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, ts(t.CreatedAt), ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, string(body))
+	_, err = tx.Exec(`INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body, zbody) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)`,
+		t.ID, ts(t.CreatedAt), ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body))
 	if isDuplicate(err) {
 		return ticket.Errorf(ticket.ECONFLICT, "A ticket with this ID already exists.")
 	}
 	return err
 }
 
-const selectTicket = `SELECT body FROM tickets WHERE id = ?`
+// ticketBody is a ticket's stored JSON: compressed in zbody, or as text in body from before.
+const ticketBody = `coalesce(zbody, body)`
+
+const selectTicket = `SELECT ` + ticketBody + ` FROM tickets WHERE id = ?`
 
 func scanTicket(row *sql.Row, id string) (*ticket.Ticket, error) {
 	var body []byte
@@ -63,7 +113,11 @@ func scanTicket(row *sql.Row, id string) (*ticket.Ticket, error) {
 	return decode(body, id)
 }
 
-func decode(body []byte, id string) (*ticket.Ticket, error) {
+func decode(stored []byte, id string) (*ticket.Ticket, error) {
+	body, err := unpack(stored)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored ticket %s: %w", id, err)
+	}
 	var t ticket.Ticket
 	if err := json.Unmarshal(body, &t); err != nil {
 		return nil, fmt.Errorf("decode stored ticket %s: %w", id, err)
@@ -77,10 +131,12 @@ func decode(body []byte, id string) (*ticket.Ticket, error) {
 // Create implements ticket.Store. Creates are group-committed with every other write (see
 // DB): concurrent creates share one transaction and one fsync.
 func (s *Store) Create(ctx context.Context, t *ticket.Ticket, idem ticket.Idempotency) (stored *ticket.Ticket, replayed bool, err error) {
-	err = s.db.write(ctx, func(tx *Tx) error {
-		stored, replayed, err = create(tx, t, idem)
+	// Durable: the 201 waits for the fsync. One INSERT needs no savepoint; the ticket and its
+	// idempotency key go together or not at all.
+	err = s.db.writeDurable(ctx, func(tx *Tx) error {
+		stored, replayed, err = s.create(tx, t, idem)
 		return err
-	})
+	}, idem.Key == "")
 	if err != nil {
 		return nil, false, err
 	}
@@ -112,6 +168,14 @@ func create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, 
 		}
 	}
 	return t, false, nil
+}
+
+func (s *Store) create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
+	stored, replayed, err := create(tx, t, idem)
+	if err == nil && !replayed {
+		s.remember(tx, stored)
+	}
+	return stored, replayed, err
 }
 
 // Get implements ticket.Store.
@@ -146,7 +210,7 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, p.CreatedAt, p.CreatedAt, p.ID)
 	}
-	q := `SELECT id, created_at, body FROM tickets`
+	q := `SELECT id, created_at, ` + ticketBody + ` FROM tickets`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -188,15 +252,21 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 // exactly once, on the ticket as the writes before it left it.
 func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) error) (*ticket.Ticket, error) {
 	var out *ticket.Ticket
-	err := s.db.write(ctx, func(tx *Tx) error {
-		t, err := scanTicket(tx.QueryRow(selectTicket, id), id)
+	// One UPDATE, after fn has decided: no savepoint needed. Durable unless the caller said
+	// it is bookkeeping (ticket.Deferred).
+	write := func(ctx context.Context, fn func(*Tx) error) error { return s.db.writeDurable(ctx, fn, true) }
+	if ticket.IsDeferred(ctx) {
+		write = s.db.writeOne
+	}
+	err := write(ctx, func(tx *Tx) error {
+		t, err := s.load(tx, id)
 		if err != nil {
 			return err
 		}
 		if err := fn(t); err != nil {
 			if errors.Is(err, ticket.ErrNoChange) {
-				// Read again: fn may have changed t before it decided there was nothing to do.
-				out, err = scanTicket(tx.QueryRow(selectTicket, id), id)
+				// Load again: fn may have changed t before it decided there was nothing to do.
+				out, err = s.load(tx, id)
 				return err
 			}
 			return err
@@ -209,10 +279,13 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = ? WHERE id = ?`,
-			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, string(body), id)
+		if _, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = '', zbody = ? WHERE id = ?`,
+			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), id); err != nil {
+			return err
+		}
+		s.remember(tx, t)
 		out = t
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -222,7 +295,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 
 // Pending implements ticket.Store through the partial index on PENDING tickets.
 func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ticket.Ticket, error) {
-	rows, err := s.db.query(ctx, `SELECT id, body FROM tickets WHERE notification_status = 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, ts(before), limit)
+	rows, err := s.db.query(ctx, `SELECT id, `+ticketBody+` FROM tickets WHERE notification_status = 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?`, ts(before), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -149,5 +151,90 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 	st, _ := s.Stats(ctx)
 	if want := n - 7 - 1; st.Total != want || len(ids) != want {
 		t.Errorf("stored %d tickets (%d distinct ids answered), want %d", st.Total, len(ids), want)
+	}
+}
+
+// TestOpensADatabaseOfTheFirstVersion: a database written before compression (JSON text,
+// user_version 0) opens, its rows read as they were, and changed rows are stored compressed.
+func TestOpensADatabaseOfTheFirstVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := storetest.Make(0, ticket.SeverityHigh)
+	body, _ := json.Marshal(tk)
+	for _, q := range []string{
+		`CREATE TABLE tickets (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL, notification_status TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL) STRICT`,
+		`CREATE TABLE executions (arn TEXT PRIMARY KEY, name TEXT NOT NULL, start_date TEXT NOT NULL, seq INTEGER NOT NULL, summary TEXT NOT NULL, events TEXT NOT NULL) STRICT`,
+		`INSERT INTO tickets VALUES ('` + tk.ID + `', '2026-11-27T09:30:00.123456789Z', '2026-11-27T09:30:00.123456789Z', 'open', 'high', 'PENDING', 1, '` + string(body) + `')`,
+		`INSERT INTO executions VALUES ('arn:1', '` + tk.ID + `', '2026-11-27T09:30:00.123456789Z', 1, '{"executionArn":"arn:1","name":"` + tk.ID + `","status":"SUCCEEDED"}', '[{"id":1,"type":"ExecutionStarted"}]')`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	old.Close()
+
+	db, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatalf("open a first-version database: %v", err)
+	}
+	defer db.Close()
+	s := sqlite.NewStore(db, []byte("k"))
+	got, err := s.Get(context.Background(), tk.ID)
+	if err != nil || got.Title != tk.Title {
+		t.Fatalf("Get of a row written as text = %+v, %v", got, err)
+	}
+	x, err := sqlite.NewExecutions(db).LatestExecution(context.Background(), tk.ID)
+	if err != nil || x.Status != "SUCCEEDED" || len(x.Events) != 1 {
+		t.Fatalf("execution written as text = %+v, %v", x, err)
+	}
+	if _, err := s.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error { return x.Transition(ticket.StatusResolved, time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Get(context.Background(), tk.ID); err != nil || again.Status != ticket.StatusResolved {
+		t.Errorf("after an update: %+v, %v", again, err)
+	}
+}
+
+// TestStorageStaysSmall: a delivered ticket and its execution take a fraction of their JSON
+// on disk, well under 2 KiB.
+func TestStorageStaysSmall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "size.db")
+	db, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, x := sqlite.NewStore(db, []byte("k")), sqlite.NewExecutions(db)
+	ctx := context.Background()
+	const n = 2000
+	var raw int
+	for i := range n {
+		tk := storetest.Make(time.Duration(i)*time.Millisecond, ticket.SeverityHigh)
+		tk.BeginDelivery("exec", []string{"outbox", "webhook:hooks.example.com#0f074a71bb97"}, true, tk.CreatedAt)
+		tk.ChannelDelivered("outbox", tk.CreatedAt)
+		tk.ChannelDelivered("webhook:hooks.example.com#0f074a71bb97", tk.CreatedAt)
+		if _, _, err := s.Create(ctx, tk, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+		events := []json.RawMessage{json.RawMessage(`{"executionStartedEventDetails":{"input":"{\"id\":\"` + tk.ID + `\"}","inputDetails":{"truncated":false},"roleArn":"arn:aws:iam::000000000000:role/StepFunctionsLocal"},"id":1,"previousEventId":0,"timestamp":"2026-12-02T08:17:31.335314521Z","type":"ExecutionStarted"}`)}
+		rec := &ticket.Execution{ExecutionArn: "arn:aws:states:local:000000000000:express:incident-manager-notify:" + tk.ID + ":x", Name: tk.ID, Status: "SUCCEEDED", StartDate: tk.CreatedAt, Input: json.RawMessage(`{"id":"` + tk.ID + `"}`), Events: events}
+		if err := x.SaveExecution(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(tk)
+		e, _ := json.Marshal(rec)
+		raw += len(b) + len(e)
+	}
+	db.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if per := st.Size() / n; per > 1536 || per > int64(raw/n) {
+		t.Errorf("%d bytes on disk per ticket with its execution (JSON %d): want under 1.5 KiB and less than the JSON", per, raw/n)
+	} else {
+		t.Logf("%d bytes on disk per ticket with its execution (JSON %d)", per, raw/n)
 	}
 }

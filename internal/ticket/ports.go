@@ -188,3 +188,20 @@ type ExecutionStore interface {
 	// with its events, or ErrExecutionNotFound.
 	LatestExecution(ctx context.Context, name string) (*Execution, error)
 }
+
+type deferredKey struct{}
+
+// Deferred marks the store writes made with ctx as bookkeeping nobody is answered on (the
+// workflow's delivery records): a store may make them durable a moment later (the embedded
+// store: within 50 ms, or at the next durable write) instead of before returning. They still
+// survive a crash of the process at once. Writes whose success a person is told about
+// (creates, status changes) are never deferred.
+func Deferred(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferredKey{}, true)
+}
+
+// IsDeferred reports whether ctx was marked by Deferred.
+func IsDeferred(ctx context.Context) bool {
+	v, _ := ctx.Value(deferredKey{}).(bool)
+	return v
+}

@@ -256,3 +256,17 @@ func (t *Ticket) Transition(to Status, now time.Time) error {
 	t.AddTimeline(now, EventStatusChanged, string(from)+" → "+string(to))
 	return nil
 }
+
+// Clone returns a deep copy of t: changing one never changes the other.
+func (t *Ticket) Clone() *Ticket {
+	c := *t
+	c.Timeline = append([]TimelineEntry(nil), t.Timeline...)
+	c.Notification.Channels = append([]ChannelDelivery(nil), t.Notification.Channels...)
+	if t.Notification.Channels != nil && c.Notification.Channels == nil {
+		c.Notification.Channels = []ChannelDelivery{}
+	}
+	if t.Timeline != nil && c.Timeline == nil {
+		c.Timeline = []TimelineEntry{}
+	}
+	return &c
+}
