@@ -54,6 +54,8 @@ type serveOptions struct {
 	sfnAddr        string
 	sfnMachineArn  string
 	lambdaEndpoint string
+	// pprofAddr serves Go's profiler (net/http/pprof) for performance work.
+	pprofAddr string
 }
 
 func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -74,6 +76,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.sfnAddr, "sfn-addr", "", "also serve the Step Functions API (StartExecution, DescribeExecution, ...) on `HOST:PORT`, running notify.asl.json in this engine")
 	fs.StringVar(&o.sfnMachineArn, "sfn-state-machine-arn", statemachine.LocalStateMachineArn, "the `ARN` the Step Functions API knows the workflow by")
 	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "with --sfn-addr: Task states call the Lambda Invoke API at `URL` (e.g. sam local start-lambda), functions named by their template logical IDs; default: the task handlers in this process")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on `HOST:PORT`, for performance work; keep it on 127.0.0.1")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -223,6 +226,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	store.Log = log
 	executions := sqlite.NewExecutions(db)
 	box := outbox.New(filepath.Join(o.data, "outbox.jsonl"), nil)
+	defer box.Close()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -275,6 +279,11 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if o.pprofAddr != "" {
+		if err := servePprof(o.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := make(chan struct{})
 	go func() { runSweeper(sweepCtx, sweeper, log); close(sweepDone) }()
