@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -177,12 +178,16 @@ func TestLambdaAPI(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Errorf("GET /ticket without the token = %d, want 401", resp.StatusCode)
 	}
+	older := []string{}
 	for i := 0; i < 2; i++ {
-		if _, _, err := s.store.Create(context.Background(), storetest.Make(time.Duration(i)*time.Minute, ticket.SeverityLow), ticket.Idempotency{}); err != nil {
+		tk := storetest.Make(time.Duration(i)*time.Minute, ticket.SeverityLow)
+		if _, _, err := s.store.Create(context.Background(), tk, ticket.Idempotency{}); err != nil {
 			t.Fatal(err)
 		}
+		older = append([]string{tk.ID}, older...)
 	}
 	seen := map[string]bool{}
+	var order []string
 	query := "limit=2"
 	for page := 0; page < 5; page++ {
 		resp, body = invokeHTTP(t, scan, httpEvent("GET", "/ticket", "/ticket", query, "", bearer))
@@ -198,6 +203,7 @@ func TestLambdaAPI(t *testing.T) {
 		}
 		for _, it := range p.Items {
 			seen[it.ID] = true
+			order = append(order, it.ID)
 		}
 		if p.NextCursor == "" {
 			break
@@ -206,6 +212,9 @@ func TestLambdaAPI(t *testing.T) {
 	}
 	if len(seen) != 3 || !seen[created.ID] {
 		t.Errorf("paged list saw %d tickets (%v), want 3 including %s", len(seen), seen, created.ID)
+	}
+	if want := append([]string{created.ID}, older...); fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("paged list order %v, want newest first across pages %v", order, want)
 	}
 
 	resp, body = invokeHTTP(t, admin, httpEvent("GET", "/admin/stats", "/admin/stats", "", "", bearer))

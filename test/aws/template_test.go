@@ -452,7 +452,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
 		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
 		"GetFunction":        {"dynamodb:GetItem", "ssm:GetParameter"},
-		"ScanFunction":       {"dynamodb:Scan", "ssm:GetParameter"},
+		"ScanFunction":       {"dynamodb:Query", "ssm:GetParameter"},
 		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
 		"AuthorizerFunction": {"ssm:GetParameter"},
 		"PublishFunction":    {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
