@@ -195,7 +195,7 @@ var functions = map[string]struct {
 	"CreateFunction":     {"api/create/", []string{"POST /ticket"}},
 	"GetFunction":        {"api/get/", []string{"GET /ticket/{id}"}},
 	"ScanFunction":       {"api/scan/", []string{"GET /ticket"}},
-	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "PATCH /ticket/{id}"}},
+	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "GET /admin/tickets/{id}", "PATCH /ticket/{id}"}},
 	"AuthorizerFunction": {"api/authorizer/", nil},
 	"PublishFunction":    {"tasks/publish/", nil},
 	"RecordFunction":     {"tasks/record/", nil},
@@ -451,7 +451,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	// Per function, exactly the actions it needs.
 	want := map[string][]string{
 		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
-		"GetFunction":        {"dynamodb:GetItem", "ssm:GetParameter"},
+		"GetFunction":        {"dynamodb:GetItem"},
 		"ScanFunction":       {"dynamodb:Query", "ssm:GetParameter"},
 		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
 		"AuthorizerFunction": {"ssm:GetParameter"},
@@ -684,11 +684,12 @@ func TestTemplateAdminAuthorizer(t *testing.T) {
 		}
 	}
 	for route, want := range map[string]string{
-		"GET /ticket":        "AdminToken",
-		"PATCH /ticket/{id}": "AdminToken",
-		"GET /admin/stats":   "AdminToken",
-		"POST /ticket":       "<nil>",
-		"GET /ticket/{id}":   "<nil>",
+		"GET /ticket":             "AdminToken",
+		"PATCH /ticket/{id}":      "AdminToken",
+		"GET /admin/stats":        "AdminToken",
+		"GET /admin/tickets/{id}": "AdminToken",
+		"POST /ticket":            "<nil>",
+		"GET /ticket/{id}":        "<nil>",
 	} {
 		if got := guarded[route]; got != want {
 			t.Errorf("%s authorizer = %s, want %s", route, got, want)

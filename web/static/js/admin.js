@@ -1,10 +1,10 @@
 // The admin side: sign-in, the ticket table with stats, filters and cursor paging, and the
 // ticket detail with lifecycle actions and the workflow execution diagram.
 import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep, append } from './dom.js';
-import { api, adminToken, config, consoleURL } from './api.js';
+import { api, adminToken, config, consoleURL, isAuthError } from './api.js';
 import {
   SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, errorAlert, isAbort,
-  timelineList, pageHeading, copyButton,
+  timelineList, pageHeading, copyButton, channelMeaning,
 } from './ui.js';
 import { drawWorkflow } from './diagram.js';
 
@@ -22,7 +22,7 @@ function guard(ctx, next) {
 }
 
 function onAuthError(ctx, err) {
-  if (err?.status === 401) {
+  if (isAuthError(err)) {
     adminToken.clear();
     clear(ctx.main);
     renderSignIn(ctx, () => ctx.rerender(), 'Your admin session is no longer valid. Please sign in again.');
@@ -62,7 +62,7 @@ function renderSignIn(ctx, next, notice) {
       next();
     } catch (e) {
       if (isAbort(e)) return;
-      if (e.status === 401) {
+      if (isAuthError(e)) {
         adminToken.clear();
         setErr('That token was not accepted. Check it and try again.');
         focusEl(input);
@@ -295,7 +295,7 @@ export function renderAdminTicket(ctx, ticketId) {
             h('dt', {}, 'Version'), h('dd', {}, String(t.version ?? '—')),
             h('dt', {}, 'Notification'), h('dd', {}, notificationChip(n)),
             h('dt', {}, 'Attempts'), h('dd', {}, String(n.attempts ?? 0)),
-            h('dt', {}, 'Delivered to'), h('dd', {}, n.delivered?.length ? h('ul', { class: 'plain' }, n.delivered.map((c) => h('li', {}, c))) : 'None yet'),
+            h('dt', {}, 'Delivered to'), h('dd', {}, n.delivered?.length ? h('ul', { class: 'plain' }, n.delivered.map((c) => h('li', {}, c, h('br'), h('span', { class: 'hint' }, channelMeaning(c))))) : 'None yet'),
             n.lastError ? [h('dt', {}, 'Last error'), h('dd', { class: 'error-text' }, n.lastError)] : null,
             h('dt', {}, 'Execution'), h('dd', { class: 'mono small break' }, n.execution || '—')))),
       execSlot, outboxSlot);

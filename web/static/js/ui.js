@@ -38,6 +38,19 @@ export function notificationChip(n) {
     st === 'PENDING' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, info.short);
 }
 
+/**
+ * channelMeaning says what "delivered" proves for a channel, which differs by kind: SNS only
+ * tells us it accepted the message (it then delivers to the topic's confirmed subscribers;
+ * email delivery is not reported back), a webhook answered 2xx, the outbox was written.
+ */
+export function channelMeaning(channel) {
+  const c = String(channel || '');
+  if (c.startsWith('sns:')) return 'accepted by Amazon SNS, which delivers to the topic’s confirmed subscribers (email delivery is not reported back)';
+  if (c.startsWith('webhook:')) return 'the webhook answered with a 2xx status';
+  if (c === 'outbox') return 'written to the local outbox (the embedded server sends no email)';
+  return 'accepted by the channel';
+}
+
 /** errorAlert shows a failure as a sentence with a retry button (omitted when onRetry is null). */
 export function errorAlert(err, onRetry, retryLabel = 'Try again') {
   const msg = err?.message || 'Something went wrong. Please try again.';
