@@ -4,13 +4,19 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 GO    ?= go
 ARGS  ?=
+# What --version reports (see cmd/incidents/flags.go); without git, Go's own build information.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go test-race corpus deps npm-deps chromium build bin lint bench clean
+.PHONY: run test test-go test-race corpus deps npm-deps chromium build bin lint bench clean clean-data
 
-run:
-	$(GO) run ./cmd/incidents serve $(ARGS)
+# The server is exec'ed by the recipe's shell, so it is make's own child: Ctrl-C stops it
+# gracefully, and a make that is killed takes the server with it (go run would leave its child
+# running). The command line is not echoed: ARGS may hold a webhook URL, whose path is a secret.
+run: bin
+	@echo "Starting build/incidents serve$(if $(ARGS), with your ARGS (not shown),) - stop it with Ctrl-C"
+	@exec build/incidents serve $(ARGS)
 
 test: deps lint test-go test-race corpus
 
@@ -20,10 +26,11 @@ test-go:
 # The packages where goroutines meet (group commit, workflow runner, leases, the Step Functions
 # API, the engine's Map/Parallel) once more under the race detector.
 test-race:
-	$(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
+	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
 
-# The ASL engine against executions recorded on AWS Step Functions (../shared/asl-corpus):
-# the pass rate per category.
+# The ASL engine against executions recorded on AWS Step Functions: the pass rate per category.
+# The corpus is optional (ASL_CORPUS, or ../shared/asl-corpus beside the checkout): without it
+# this prints one line saying so and passes, except with CI=true, where it is required.
 corpus:
 	$(GO) test -count=1 -run '^TestCorpus$$' -v ./internal/asl/ | grep -v -e '^=== RUN' -e '^    ' -e '^--- PASS: TestCorpus/'
 
@@ -45,8 +52,11 @@ chromium:
 
 build: bin lambdas
 
+# Pure Go everywhere (CGO_ENABLED=0): the SQLite driver is modernc.org/sqlite, and the binary
+# runs on any Linux or macOS machine without a C toolchain or libc match.
 bin:
-	CGO_ENABLED=0 $(GO) build -trimpath -o build/incidents ./cmd/incidents
+	@echo "Building build/incidents (the first build on a cold Go cache compiles SQLite and the AWS SDK: a few minutes; later ones take seconds)"
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o build/incidents ./cmd/incidents
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -58,7 +68,14 @@ lint:
 bench:
 	$(GO) test -tags bench -count=1 -run '^TestBenchReport$$' -v ./internal/bench/ | grep -v '^=== RUN'
 
+# Build output only. ./data (the ticket database, the outbox and the admin token) is kept:
+# deleting it is make clean-data, asked for by name.
 clean:
-	rm -rf build data
+	rm -rf build .aws-sam
+	@if [ -d data ]; then echo "kept ./data (tickets, outbox, admin token); make clean-data deletes it"; fi
+
+clean-data:
+	@echo "deleting ./data: the ticket database, the outbox and the admin token"
+	rm -rf data
 
 -include deploy/lambda.mk

@@ -274,7 +274,7 @@ func TestNotFound(t *testing.T) {
 func TestAdminAuth(t *testing.T) {
 	f := newFixture(t)
 	for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, {"Authorization": token}, {"Authorization": "Basic " + token}} {
-		for _, path := range []string{"/ticket", "/admin/stats", "/admin/executions?ticket=x", "/admin/outbox"} {
+		for _, path := range []string{"/ticket", "/admin/stats", "/admin/executions?ticket=x", "/admin/outbox", "/admin/tickets/x"} {
 			r := f.do(t, "GET", path, "", "", hdr)
 			if r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
 				t.Errorf("GET %s with %v = %d, want 401 with WWW-Authenticate", path, hdr, r.status)
@@ -419,6 +419,23 @@ func TestPublicViewHidesDeliveryInternals(t *testing.T) {
 	full := f.do(t, "GET", "/ticket/"+tk.ID, "", "", admin())
 	if !bytes.Contains(full.body, []byte("SECRET")) || !bytes.Contains(full.body, []byte("/var/lib")) {
 		t.Errorf("admin GET lacks the delivery details: %s", full.body)
+	}
+	adminRoute := f.do(t, "GET", "/admin/tickets/"+tk.ID, "", "", admin())
+	if adminRoute.status != 200 || !bytes.Contains(adminRoute.body, []byte("SECRET")) || adminRoute.header.Get("ETag") == "" {
+		t.Errorf("GET /admin/tickets/{id} = %d %v %s, want the whole ticket with its ETag", adminRoute.status, adminRoute.header, adminRoute.body)
+	}
+	// The public function on AWS holds no admin token: a bearer header gets the public view.
+	noToken := newFixture(t, func(c *api.Config) { c.AdminToken = nil })
+	r = noToken.do(t, "POST", "/ticket", "application/json", valid, nil)
+	json.Unmarshal(r.body, &tk)
+	if _, err := noToken.store.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error {
+		x.Notification.LastError = "open /var/lib/incidents/outbox.jsonl: is a directory"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := noToken.do(t, "GET", "/ticket/"+tk.ID, "", "", admin()); r.status != 200 || bytes.Contains(r.body, []byte("/var/lib")) {
+		t.Errorf("GET /ticket/{id} without an admin token configured = %d %s, want the public view", r.status, r.body)
 	}
 }
 

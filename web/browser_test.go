@@ -766,6 +766,9 @@ func TestAdminSignInFilterPageAndWorkflowPath(t *testing.T) {
 	if in := tb.text(".state-input"); !strings.Contains(in, ticketID) || strings.Contains(in, "Ticket 6") {
 		t.Errorf("Publish input = %q, want the ticket ID %s and not its title", in, ticketID)
 	}
+	if !eval[bool](tb, `document.body.innerText.includes('written to the local outbox (the embedded server sends no email)')`) {
+		t.Error("the detail does not say what delivered means for the outbox channel")
+	}
 	tb.noStrayText("the admin detail")
 	tb.screenshot("admin-detail")
 	tb.screenshotOf("workflow-sent", "#execution .workflow")
@@ -976,4 +979,56 @@ func equal(a, b []string) bool {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestAuthorizerForbiddenAsksToSignInAgain: on AWS, API Gateway's Lambda authorizer answers a
+// wrong or rotated admin token with 403 {"message":"Forbidden"}, where the embedded server
+// answers 401. The app treats both as "sign in again", at sign-in and mid-session.
+func TestAuthorizerForbiddenAsksToSignInAgain(t *testing.T) {
+	s := startServer(t)
+	tb := newTab(t)
+	forbidden := func(patterns ...string) {
+		t.Helper()
+		var ps []*fetch.RequestPattern
+		for _, p := range patterns {
+			ps = append(ps, &fetch.RequestPattern{URLPattern: s.URL + p, RequestStage: fetch.RequestStageRequest})
+		}
+		if _, err := chromedp.Call(tb.ctx, fetch.Enable, fetch.EnableParams{Patterns: ps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paused := chromedp.Events(tb.ctx, fetch.RequestPaused)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(tb.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+				RequestID: ev.RequestID, ResponseCode: 403, Body: []byte(`{"message":"Forbidden"}`),
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+			})
+		}
+	}()
+
+	forbidden("/admin/stats")
+	tb.open(s.URL + "/#/admin")
+	tb.do(chromedp.WaitVisible(chromedp.CSS("#admin-token")),
+		chromedp.SendKeys(chromedp.CSS("#admin-token"), "a-rotated-token\n"))
+	tb.wait("the field error", `!document.querySelector('#admin-token-error').hidden`, 10*time.Second)
+	if got := tb.text("#admin-token-error"); !strings.Contains(got, "not accepted") {
+		t.Errorf("sign-in with a token the authorizer refuses says %q, want that it was not accepted", got)
+	}
+
+	if _, err := chromedp.Call(tb.ctx, fetch.Disable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	tb.clearField("#admin-token")
+	tb.do(chromedp.SendKeys(chromedp.CSS("#admin-token"), s.Token+"\n"))
+	tb.wait("the ticket table", `document.querySelector('#ticket-table, #ticket-empty')`, 10*time.Second)
+	forbidden("/ticket?*", "/admin/stats")
+	tb.do(chromedp.Reload()) // the token stays in sessionStorage; the authorizer now refuses it
+	tb.wait("the sign-in form again", `document.querySelector('#admin-token')`, 10*time.Second)
+	if got := tb.text("#signin-form"); !strings.Contains(got, "sign in again") {
+		t.Errorf("after a 403 mid-session the page says %q, want a request to sign in again", got)
+	}
 }

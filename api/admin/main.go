@@ -1,6 +1,6 @@
-// Command admin is the Lambda behind the admins' write and summary routes: PATCH
-// /ticket/{id} (acknowledge, resolve, reopen) and GET /admin/stats. Every route checks the
-// admin token, a SecureString in Parameter Store.
+// Command admin is the Lambda behind the admins' routes other than the list: PATCH
+// /ticket/{id} (acknowledge, resolve, reopen), GET /admin/tickets/{id} (the whole ticket) and
+// GET /admin/stats. Every route checks the admin token, a SecureString in Parameter Store.
 //
 // Environment: TABLE_NAME, ADMIN_TOKEN_PARAM.
 package main

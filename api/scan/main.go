@@ -1,6 +1,7 @@
 // Command scan is the Lambda behind GET /ticket: the admins' paginated, filtered list of
-// tickets (a DynamoDB Scan). It needs the admin token and the key that seals list cursors,
-// both SecureStrings in Parameter Store.
+// tickets, newest first across pages (a Query of the table's ListIndex, month by month; the
+// separate read function, so the list's permissions stay apart from the writers'). It needs
+// the admin token and the key that seals list cursors, both SecureStrings in Parameter Store.
 //
 // Environment: TABLE_NAME, ADMIN_TOKEN_PARAM, CURSOR_KEY_PARAM.
 package main

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/asl"
@@ -15,53 +18,117 @@ import (
 
 // Exit codes of `incidents asl`.
 const (
-	aslExitOK         = 0
+	aslExitOK         = exitOK
 	aslExitInvalidDef = 2
-	aslExitUsage      = 64
+	aslExitUsage      = exitUsage
 )
 
+const aslUsage = `Usage:
+  incidents asl run --definition FILE [--input JSON | --input-file FILE] [flags]
+  incidents asl validate --definition FILE
+
+run executes the definition in Incident Manager's Amazon States Language engine and prints
+{"status", "output", "error", "cause"} as one JSON object; validate checks it as
+CreateStateMachine would. Run "incidents asl run --help" for every flag.
+`
+
 // aslCommand runs `incidents asl run|validate ...` (args exclude "asl").
-func aslCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func aslCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: incidents asl run|validate --definition FILE [flags]")
+		fmt.Fprint(stderr, aslUsage)
 		return aslExitUsage
 	}
 	switch args[0] {
 	case "run":
-		return aslRun(args[1:], stdin, stdout, stderr)
+		return aslRun(ctx, args[1:], stdin, stdout, stderr)
 	case "validate":
 		return aslValidate(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, aslUsage)
+		return aslExitOK
 	}
-	fmt.Fprintf(stderr, "incidents asl: unknown subcommand %q (want run or validate)\n", args[0])
+	fmt.Fprintf(stderr, "incidents asl: unknown subcommand %q%s (want run or validate)\n", args[0], suggest(args[0], []string{"run", "validate"}))
 	return aslExitUsage
 }
 
 func aslValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("asl validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	defPath := fs.String("definition", "", "state machine definition (JSON file)")
-	if err := fs.Parse(args); err != nil || *defPath == "" || fs.NArg() > 0 {
+	fs := flag.NewFlagSet("incidents asl validate", flag.ContinueOnError)
+	defPath := fs.String("definition", "", "state machine definition (JSON `FILE`)")
+	if code, done := parseFlags(fs, args, "Usage: incidents asl validate --definition FILE\n\nChecks a definition as Step Functions' CreateStateMachine would; prints {\"valid\": true} or the error.\n", stdout, stderr); done {
+		return code
+	}
+	if *defPath == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: incidents asl validate --definition FILE")
 		return aslExitUsage
 	}
-	if _, code := aslLoad(*defPath, stdout, stderr); code >= 0 {
+	if _, _, code := aslLoad(*defPath, stdout, stderr); code >= 0 {
 		return code
 	}
 	aslWriteJSON(stdout, map[string]any{"valid": true})
 	return aslExitOK
 }
 
-func aslRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("asl run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	defPath := fs.String("definition", "", "state machine definition (JSON file)")
-	input := fs.String("input", "", "execution input (JSON text)")
-	inputFile := fs.String("input-file", "", "execution input (JSON file, - for stdin)")
-	virtual := fs.Bool("virtual-time", false, "Wait states and retry delays take no wall time")
-	name := fs.String("name", "", "execution name (default a random UUID)")
+const aslRunSynopsis = `Usage: incidents asl run --definition FILE [--input JSON | --input-file FILE] [flags]
+
+Runs the definition in this engine and prints one JSON object {"status", "output", "error",
+"cause"}; it exits 0 whenever the execution ran (whatever its status), 2 for an invalid
+definition, 64 for a wrong command line and 130 when stopped by Ctrl-C or SIGTERM (the
+execution is then ABORTED). Task states call nothing real: a Task whose resource is bound with
+--stub returns that JSON (or fails with --fail); any other Task fails with States.TaskFailed.
+A definition with SAM substitutions left in it (${Name}) needs each one stubbed.
+`
+
+// taskBindings collects --stub NAME=JSON and --fail NAME=ERROR.
+type taskBindings map[string]aslTaskBinding
+
+type aslTaskBinding struct {
+	result json.RawMessage // the task's result, or
+	fail   string          // the error name it fails with
+}
+
+type bindingFlag struct {
+	m    taskBindings
+	fail bool
+}
+
+func (b bindingFlag) String() string { return "" }
+
+func (b bindingFlag) Set(v string) error {
+	name, val, ok := strings.Cut(v, "=")
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "${"), "}")
+	if !ok || name == "" {
+		return errors.New("want NAME=VALUE, where NAME is a Task's Resource or a ${NAME} substitution")
+	}
+	if b.fail {
+		if val == "" {
+			return errors.New("want NAME=ERROR with an error name, e.g. TransientError")
+		}
+		b.m[name] = aslTaskBinding{fail: val}
+		return nil
+	}
+	if !json.Valid([]byte(val)) {
+		return fmt.Errorf("the result for %s is not valid JSON", name)
+	}
+	b.m[name] = aslTaskBinding{result: json.RawMessage(val)}
+	return nil
+}
+
+func aslRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("incidents asl run", flag.ContinueOnError)
+	defPath := fs.String("definition", "", "state machine definition (JSON `FILE`)")
+	input := fs.String("input", "", "execution input (`JSON` text; default {})")
+	inputFile := fs.String("input-file", "", "execution input (JSON `FILE`, - for stdin)")
+	virtual := fs.Bool("virtual-time", false, "Wait states and retry delays advance a virtual clock instead of sleeping")
+	name := fs.String("name", "", "execution `NAME` (default a random UUID)")
 	history := fs.Bool("history", false, "include the execution history events")
-	if err := fs.Parse(args); err != nil || *defPath == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: incidents asl run --definition FILE [--input JSON | --input-file F] [--virtual-time] [--name N] [--history]")
+	bindings := taskBindings{}
+	fs.Var(bindingFlag{m: bindings}, "stub", "Tasks whose Resource is `NAME` (or ${NAME}) return this JSON: NAME=JSON (repeatable)")
+	fs.Var(bindingFlag{m: bindings, fail: true}, "fail", "Tasks whose Resource is `NAME` (or ${NAME}) fail with this error: NAME=ERROR (repeatable)")
+	if code, done := parseFlags(fs, args, aslRunSynopsis, stdout, stderr); done {
+		return code
+	}
+	if *defPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, `incidents asl run: --definition FILE is required (run "incidents asl run --help" for every flag)`)
 		return aslExitUsage
 	}
 	if *input != "" && *inputFile != "" {
@@ -88,15 +155,20 @@ func aslRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "incidents asl run: the input is not valid JSON")
 		return aslExitUsage
 	}
-	m, code := aslLoad(*defPath, stdout, stderr)
+	m, def, code := aslLoad(*defPath, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	opt := asl.RunOptions{Name: *name, Invoker: aslUnboundInvoker{}}
+	if missing := unboundSubstitutions(def, bindings); len(missing) > 0 {
+		fmt.Fprintf(stderr, "incidents asl run: %s still has SAM definition substitutions (%s), which sam deploy fills with real ARNs and incidents serve binds to its task handlers.\n", *defPath, "${"+strings.Join(missing, "}, ${")+"}")
+		fmt.Fprintf(stderr, "To run it here, give each one a result, e.g. %s (see --help for --stub and --fail).\n", stubExample(missing))
+		return aslExitUsage
+	}
+	opt := asl.RunOptions{Name: *name, Invoker: bindings}
 	if *virtual {
 		opt.Clock = asl.NewVirtualClock(time.Now())
 	}
-	ex := m.Run(context.Background(), in, opt)
+	ex := m.Run(ctx, in, opt)
 	out := map[string]any{"status": ex.Status, "output": nil, "error": nil, "cause": nil}
 	if ex.Output != nil {
 		out["output"] = json.RawMessage(ex.Output)
@@ -113,34 +185,68 @@ func aslRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out["events"] = ex.Events
 	}
 	aslWriteJSON(stdout, out)
+	if ex.Status == asl.StatusAborted && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "incidents asl run: stopped by a signal; the execution was aborted")
+		return exitInterrupted
+	}
 	return aslExitOK
 }
 
+var substitution = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// unboundSubstitutions lists the ${Name} substitutions in def that no binding covers, sorted.
+func unboundSubstitutions(def []byte, b taskBindings) []string {
+	var missing []string
+	for _, m := range substitution.FindAllSubmatch(def, -1) {
+		name := string(m[1])
+		if _, ok := b[name]; !ok && !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+func stubExample(names []string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("--stub '%s={}'", n))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Invoke answers a Task from its binding; an unbound resource fails as a Task would on AWS
+// with nothing behind it.
+func (b taskBindings) Invoke(_ context.Context, resource string, _ json.RawMessage) (json.RawMessage, error) {
+	key := strings.TrimSuffix(strings.TrimPrefix(resource, "${"), "}")
+	bound, ok := b[key]
+	switch {
+	case !ok:
+		return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: "no handler is bound to resource " + resource + " (bind one with --stub or --fail)"}
+	case bound.fail != "":
+		return nil, &asl.TaskFailure{Name: bound.fail, Cause: "failed by --fail " + key + "=" + bound.fail}
+	}
+	return bound.result, nil
+}
+
 // aslLoad reads and parses a definition; code is -1 on success.
-func aslLoad(path string, stdout, stderr io.Writer) (*asl.Machine, int) {
+func aslLoad(path string, stdout, stderr io.Writer) (*asl.Machine, []byte, int) {
 	def, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "incidents asl: %v\n", err)
-		return nil, aslExitUsage
+		return nil, nil, aslExitUsage
 	}
 	m, err := asl.Parse(def)
 	var de *asl.DefinitionError
 	if errors.As(err, &de) {
 		aslWriteJSON(stdout, map[string]any{"status": "INVALID_DEFINITION", "error": de.Code, "cause": de.Message})
-		return nil, aslExitInvalidDef
+		return nil, nil, aslExitInvalidDef
 	}
 	if err != nil {
 		aslWriteJSON(stdout, map[string]any{"status": "INVALID_DEFINITION", "error": "INVALID_DEFINITION", "cause": err.Error()})
-		return nil, aslExitInvalidDef
+		return nil, nil, aslExitInvalidDef
 	}
-	return m, -1
-}
-
-// aslUnboundInvoker fails every Task: the CLI binds no handlers to resources.
-type aslUnboundInvoker struct{}
-
-func (aslUnboundInvoker) Invoke(_ context.Context, resource string, _ json.RawMessage) (json.RawMessage, error) {
-	return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: "no handler is bound to resource " + resource}
+	return m, def, -1
 }
 
 func aslWriteJSON(w io.Writer, v any) {

@@ -13,6 +13,8 @@ import (
 )
 
 func main() {
+	// SIGINT (Ctrl-C) and SIGTERM cancel ctx: serve shuts down gracefully, asl run aborts the
+	// execution (even in a Wait state) and reports it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -22,27 +24,47 @@ const usage = `Incident Manager
 
 Usage:
   incidents serve [--addr 127.0.0.1:8080] [--data ./data] [--webhook URL]...
-  incidents asl run --definition FILE --input JSON [--virtual-time] [--history]
+  incidents asl run --definition FILE [--input JSON] [--virtual-time] [--history] [--stub NAME=JSON]...
   incidents asl validate --definition FILE
+  incidents --version
 
-Run "incidents serve -h" for every serve flag.
+Run "incidents serve --help" or "incidents asl run --help" for every flag.
 `
+
+var commands = []string{"serve", "asl", "help", "version"}
 
 // run is the whole program, so tests can run it in process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return 64
+		return exitUsage
 	}
 	switch args[0] {
 	case "serve":
 		return serveCommand(ctx, args[1:], stdout, stderr)
 	case "asl":
-		return aslCommand(args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
+		return aslCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
-		return 0
+		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return exitOK
 	}
-	fmt.Fprintf(stderr, "incidents: unknown command %q\n\n%s", args[0], usage)
-	return 64
+	fmt.Fprintf(stderr, "incidents: unknown command %q%s (run \"incidents --help\" for the commands)\n", args[0], suggest(args[0], commands))
+	return exitUsage
+}
+
+// suggest is "; did you mean X?" for the word in choices closest to s, or "".
+func suggest(s string, choices []string) string {
+	best, dist := "", 0
+	for _, c := range choices {
+		if d := editDistance(s, c); best == "" || d < dist {
+			best, dist = c, d
+		}
+	}
+	if best != "" && dist <= 2 {
+		return fmt.Sprintf("; did you mean %s?", best)
+	}
+	return ""
 }

@@ -58,10 +58,18 @@ type serveOptions struct {
 	pprofAddr string
 }
 
+const serveSynopsis = `Usage: incidents serve [flags]
+
+Runs all of Incident Manager on this machine: the web app and HTTP API on --addr, tickets in
+SQLite under --data, the notification workflow in the embedded engine. Notifications go to the
+local outbox (--data/outbox.jsonl, shown at /admin/outbox) and to any --webhook; this mode
+sends no email. The admin token is --data/admin-token, made on first start. Stop it with
+Ctrl-C (SIGINT) or SIGTERM: it finishes the requests in flight and exits.
+`
+
 func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o serveOptions
 	fs := flag.NewFlagSet("incidents serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free one)")
 	fs.StringVar(&o.data, "data", "./data", "keep the database, outbox and admin token in `DIR`")
 	fs.Var(&o.webhooks, "webhook", "also notify this Slack-compatible webhook `URL` (repeatable)")
@@ -77,11 +85,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.sfnMachineArn, "sfn-state-machine-arn", statemachine.LocalStateMachineArn, "the `ARN` the Step Functions API knows the workflow by")
 	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "with --sfn-addr: Task states call the Lambda Invoke API at `URL` (e.g. sam local start-lambda), functions named by their template logical IDs; default: the task handlers in this process")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on `HOST:PORT`, for performance work; keep it on 127.0.0.1")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 64
+	if code, done := parseFlags(fs, args, serveSynopsis, stdout, stderr); done {
+		return code
 	}
 	if o.lambdaEndpoint != "" && o.sfnAddr == "" {
 		fmt.Fprintln(stderr, "incidents serve: --lambda-endpoint needs --sfn-addr")

@@ -4,6 +4,8 @@
 //   - a ticket is one item whose attributes are the ticket's JSON fields, plus "kind" = "ticket";
 //   - an idempotency record is an item with id "idem#<key>", kind "idem", the payload hash and
 //     the ticket ID, written in the same transaction as its ticket;
+//   - every ticket carries "listBucket" and "listKey" for the index ListIndex, which List reads
+//     newest first across pages (see list.go);
 //   - while a ticket's notification is PENDING it also carries "pending" = "PENDING" and
 //     "pendingSince" (its UpdatedAt, fixed width so that it sorts as text): the sparse index
 //     PendingIndex holds only those tickets, so the sweeper's query costs what the pending
@@ -54,7 +56,6 @@ const sortableTime = "2006-01-02T15:04:05.000000000Z07:00"
 
 // Limits on the work one call may do.
 const (
-	maxScanCalls     = 10 // per List page: a page with a selective filter may come back short
 	maxUpdateRetries = 50 // per Update: concurrent writers on one ticket are few
 )
 
@@ -84,6 +85,8 @@ func TableInput(table string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(KeyAttribute), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(PendingAttribute), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(PendingSinceAttribute), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(ListBucketAttribute), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(ListKeyAttribute), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(KeyAttribute), KeyType: types.KeyTypeHash}},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -91,6 +94,15 @@ func TableInput(table string) *dynamodb.CreateTableInput {
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(PendingAttribute), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(PendingSinceAttribute), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			// Every ticket, by month then newest first: what List reads (see list.go). ALL,
+			// because a page shows whole tickets.
+			IndexName: aws.String(ListIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(ListBucketAttribute), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(ListKeyAttribute), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
@@ -112,6 +124,7 @@ func marshal(t *ticket.Ticket) (map[string]types.AttributeValue, error) {
 	}
 	dropEmptyLists(item)
 	item[kindAttribute] = &types.AttributeValueMemberS{Value: kindTicket}
+	listAttributes(item, t)
 	if t.Notification.Status == ticket.NotificationPending {
 		item[PendingAttribute] = &types.AttributeValueMemberS{Value: string(ticket.NotificationPending)}
 		item[PendingSinceAttribute] = &types.AttributeValueMemberS{Value: t.UpdatedAt.UTC().Format(sortableTime)}
@@ -243,102 +256,6 @@ func (s *Store) Get(ctx context.Context, id string) (*ticket.Ticket, error) {
 		return nil, ticket.ErrNotFound
 	}
 	return unmarshal(out.Item)
-}
-
-// position is what a List cursor seals: the Scan's ExclusiveStartKey.
-type position struct {
-	ID string `json:"id"`
-}
-
-// List is a paginated Scan. A Scan visits items in hash order, so each page is sorted newest
-// first on its own (storetest's PageOrderOnly); every ticket still appears exactly once. A page
-// is filled up to the limit, scanning on while a filter leaves it short, within maxScanCalls.
-func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
-	limit := f.PageSize()
-	var start map[string]types.AttributeValue
-	if f.Cursor != "" {
-		var pos position
-		if err := s.cursor.Decode(f.Cursor, &pos); err != nil {
-			return ticket.Page{}, err
-		}
-		if pos.ID == "" {
-			return ticket.Page{}, &ticket.Error{Code: ticket.EINVALID, Message: "The cursor is not valid.", Fields: []ticket.FieldError{{Field: "cursor", Message: "Use the nextCursor of a previous page unchanged."}}}
-		}
-		start = key(pos.ID)
-	}
-	filter := "#kind = :ticket"
-	names := map[string]string{"#kind": kindAttribute}
-	values := map[string]types.AttributeValue{":ticket": &types.AttributeValueMemberS{Value: kindTicket}}
-	filtered := false
-	if f.Status != "" {
-		filter += " AND #status = :status"
-		names["#status"] = "status"
-		values[":status"] = &types.AttributeValueMemberS{Value: string(f.Status)}
-		filtered = true
-	}
-	if f.Severity != "" {
-		filter += " AND #severity = :severity"
-		names["#severity"] = "severity"
-		values[":severity"] = &types.AttributeValueMemberS{Value: string(f.Severity)}
-		filtered = true
-	}
-	page := ticket.Page{Items: []*ticket.Ticket{}}
-	for call := 0; ; call++ {
-		want := limit - len(page.Items)
-		// Without a status/severity filter almost every item matches, so evaluating exactly
-		// what is missing needs no trimming; with one, read more per call to save round trips.
-		evaluate := want
-		if filtered {
-			evaluate = min(max(4*want, 25), 1000)
-		}
-		out, err := s.client.Scan(ctx, &dynamodb.ScanInput{
-			TableName:                 aws.String(s.table),
-			Limit:                     aws.Int32(int32(evaluate)),
-			ExclusiveStartKey:         start,
-			FilterExpression:          aws.String(filter),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-		})
-		if err != nil {
-			return ticket.Page{}, fmt.Errorf("scan tickets: %w", err)
-		}
-		items := out.Items
-		start = out.LastEvaluatedKey
-		if len(items) > want {
-			// Stop after the last item kept: any item's key is a valid place to resume a Scan.
-			items = items[:want]
-			start = key(items[want-1][KeyAttribute].(*types.AttributeValueMemberS).Value)
-		}
-		for _, it := range items {
-			t, err := unmarshal(it)
-			if err != nil {
-				return ticket.Page{}, err
-			}
-			page.Items = append(page.Items, t)
-		}
-		if start == nil || len(page.Items) >= limit || call+1 >= maxScanCalls {
-			break
-		}
-	}
-	if start != nil {
-		id, ok := start[KeyAttribute].(*types.AttributeValueMemberS)
-		if !ok {
-			return ticket.Page{}, fmt.Errorf("scan tickets: unexpected LastEvaluatedKey %v", start)
-		}
-		c, err := s.cursor.Encode(position{ID: id.Value})
-		if err != nil {
-			return ticket.Page{}, err
-		}
-		page.NextCursor = c
-	}
-	sort.SliceStable(page.Items, func(i, j int) bool {
-		a, b := page.Items[i], page.Items[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
-		}
-		return a.ID > b.ID
-	})
-	return page, nil
 }
 
 // Update reads the ticket, applies fn and writes the result with a conditional UpdateItem on

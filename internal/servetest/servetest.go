@@ -26,7 +26,10 @@ func Build(dir string) (string, error) {
 		return bin, nil
 	}
 	bin := filepath.Join(dir, "incidents")
-	if out, err := exec.Command("go", "build", "-o", bin, Package).CombinedOutput(); err != nil {
+	// As make bin builds it: pure Go.
+	cmd := exec.Command("go", "build", "-o", bin, Package)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", Package, err, out)
 	}
 	return bin, nil

@@ -19,7 +19,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
@@ -37,13 +36,13 @@ type template struct {
 func loadTemplate(t *testing.T) template {
 	t.Helper()
 	root := awstest.RepoRoot(t)
-	typed, err := goformation.OpenWithOptions(filepath.Join(root, "template.yaml"), typedOptions())
-	if err != nil {
-		t.Fatalf("goformation cannot parse template.yaml: %v", err)
-	}
 	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	typed, err := parseTyped(data)
+	if err != nil {
+		t.Fatalf("goformation cannot parse template.yaml: %v", err)
 	}
 	js, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: cloudformation.EncoderIntrinsics})
 	if err != nil {
@@ -56,6 +55,41 @@ func loadTemplate(t *testing.T) template {
 	return template{typed, raw}
 }
 
+// unmodelled lists the properties that goformation v7.14.9 does not know (they are newer than
+// its schema) and refuses as unknown fields. The typed view leaves them out; the tests check
+// them on the raw tree instead.
+var unmodelled = map[string][]string{
+	"AWS::Serverless::Function": {"LoggingConfig"},
+	"AWS::Serverless::HttpApi":  {"AccessLogSettings"},
+	"AWS::DynamoDB::Table":      {"OnDemandThroughput"},
+}
+
+// parseTyped is goformation's ParseYAMLWithOptions(typedOptions()) minus the unmodelled
+// properties.
+func parseTyped(data []byte) (*cloudformation.Template, error) {
+	js, err := intrinsics.ProcessYAML(data, typedOptions())
+	if err != nil {
+		return nil, err
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(js, &tree); err != nil {
+		return nil, err
+	}
+	for _, r := range tree["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if props, ok := r["Properties"].(map[string]any); ok {
+			for _, p := range unmodelled[fmt.Sprint(r["Type"])] {
+				delete(props, p)
+			}
+		}
+	}
+	if js, err = json.Marshal(tree); err != nil {
+		return nil, err
+	}
+	typed := &cloudformation.Template{}
+	return typed, json.Unmarshal(js, typed)
+}
+
 // typedOptions keeps every reference to a resource as goformation's encoded intrinsic (or
 // !Ref and !GetAtt would vanish), but resolves parameters to their defaults and evaluates the
 // conditions: goformation's typed fields (RetentionInDays int, DeletionProtectionEnabled bool)
@@ -65,6 +99,9 @@ func typedOptions() *intrinsics.ProcessorOptions {
 	maps.Copy(o, cloudformation.EncoderIntrinsics)
 	encodeRef := o["Ref"]
 	o["Ref"] = func(name string, input, tmpl any) any {
+		if input == "AWS::NoValue" {
+			return nil // the property is absent
+		}
 		if v := intrinsics.Ref(name, input, tmpl); v != nil {
 			return v // a parameter's default or a pseudo parameter
 		}
@@ -104,6 +141,26 @@ func evalCondition(c, tmpl any) bool {
 		}
 		if a, ok := c["Fn::Not"].([]any); ok && len(a) == 1 {
 			return !evalCondition(a[0], tmpl)
+		}
+		if a, ok := c["Fn::And"].([]any); ok {
+			for _, x := range a {
+				if !evalCondition(x, tmpl) {
+					return false
+				}
+			}
+			return true
+		}
+		if a, ok := c["Fn::Or"].([]any); ok {
+			for _, x := range a {
+				if evalCondition(x, tmpl) {
+					return true
+				}
+			}
+			return false
+		}
+		if name, ok := c["Condition"].(string); ok {
+			conds, _ := tmpl.(map[string]any)["Conditions"].(map[string]any)
+			return evalCondition(conds[name], tmpl)
 		}
 	}
 	return false
@@ -195,7 +252,7 @@ var functions = map[string]struct {
 	"CreateFunction":     {"api/create/", []string{"POST /ticket"}},
 	"GetFunction":        {"api/get/", []string{"GET /ticket/{id}"}},
 	"ScanFunction":       {"api/scan/", []string{"GET /ticket"}},
-	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "PATCH /ticket/{id}"}},
+	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "GET /admin/tickets/{id}", "PATCH /ticket/{id}"}},
 	"AuthorizerFunction": {"api/authorizer/", nil},
 	"PublishFunction":    {"tasks/publish/", nil},
 	"RecordFunction":     {"tasks/record/", nil},
@@ -451,27 +508,75 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	// Per function, exactly the actions it needs.
 	want := map[string][]string{
 		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
-		"GetFunction":        {"dynamodb:GetItem", "ssm:GetParameter"},
-		"ScanFunction":       {"dynamodb:Scan", "ssm:GetParameter"},
+		"GetFunction":        {"dynamodb:GetItem"},
+		"ScanFunction":       {"dynamodb:Query", "ssm:GetParameter"},
 		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
 		"AuthorizerFunction": {"ssm:GetParameter"},
 		"PublishFunction":    {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
 		"RecordFunction":     {"dynamodb:GetItem", "dynamodb:UpdateItem"},
 		"SweepFunction":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
 	}
+	getAtt := regexp.MustCompile(`^\{"Fn::GetAtt":\["(\w+)","Arn"\]\}$`)
+	ref := regexp.MustCompile(`^\{"Ref":"(\w+)"\}$`)
+	roles, groups := map[string]string{}, map[string]string{}
 	for name, acts := range want {
-		var got []string
-		for _, st := range statements(tp.resources()[name]["Properties"].(map[string]any)["Policies"]) {
-			got = append(got, st.actions...)
-			for _, res := range st.resources {
-				if !strings.Contains(res, "TicketsTable") && !strings.Contains(res, "NotifyStateMachine") && !strings.Contains(res, "AdminTopic") && !strings.Contains(res, "parameter/incident-manager/${Stage}/") {
-					t.Errorf("%s may act on %s, outside the stack's own table, machine, topic and parameters", name, res)
+		t.Run(name, func(t *testing.T) {
+			p := tp.functionProps()[name]
+			if _, ok := p["Policies"]; ok {
+				t.Errorf("Policies given: SAM would add them to a role of its own with the basic-execution policy (logs on every group)")
+			}
+			role := getAtt.FindStringSubmatch(decode(p["Role"]))
+			if role == nil || tp.resources()[role[1]]["Type"] != "AWS::IAM::Role" {
+				t.Fatalf("Role = %s, want !GetAtt <a role of this template>.Arn", decode(p["Role"]))
+			}
+			group := ref.FindStringSubmatch(decode(p["LoggingConfig"].(map[string]any)["LogGroup"]))
+			if group == nil || tp.resources()[group[1]]["Type"] != "AWS::Logs::LogGroup" || tp.resources()[group[1]]["Properties"].(map[string]any)["RetentionInDays"] == nil {
+				t.Fatalf("LoggingConfig.LogGroup = %s, want !Ref <a log group of this template with retention>", decode(p["LoggingConfig"].(map[string]any)["LogGroup"]))
+			}
+			for other, r := range roles {
+				if r == role[1] || groups[other] == group[1] {
+					t.Errorf("shares its role or log group with %s", other)
 				}
 			}
-		}
-		sort.Strings(got)
-		if fmt.Sprint(got) != fmt.Sprint(acts) {
-			t.Errorf("%s actions %v, want %v", name, got, acts)
+			roles[name], groups[name] = role[1], group[1]
+			rp := tp.resources()[role[1]]["Properties"].(map[string]any)
+			if trust := decode(rp["AssumeRolePolicyDocument"]); !strings.Contains(trust, `"Service":"lambda.amazonaws.com"`) || strings.Count(trust, `"Service"`) != 1 {
+				t.Errorf("role %s trusts %s, want lambda.amazonaws.com alone", role[1], trust)
+			}
+			if rp["ManagedPolicyArns"] != nil {
+				t.Errorf("role %s has managed policies %v", role[1], rp["ManagedPolicyArns"])
+			}
+			var got []string
+			for _, st := range statements(rp["Policies"]) {
+				for _, a := range st.actions {
+					switch {
+					case a == "logs:CreateLogStream" || a == "logs:PutLogEvents":
+						if fmt.Sprint(st.resources) != fmt.Sprintf(`[{"Fn::GetAtt":["%s","Arn"]}]`, group[1]) {
+							t.Errorf("%s on %v, want on its own log group %s only", a, st.resources, group[1])
+						}
+					case xrayWrite[a]:
+					default:
+						got = append(got, a)
+						for _, res := range st.resources {
+							if !strings.Contains(res, "TicketsTable") && !strings.Contains(res, "NotifyStateMachine") && !strings.Contains(res, "AdminTopic") && !strings.Contains(res, "parameter/incident-manager/${Stage}/") {
+								t.Errorf("may act on %s, outside the stack's own table, machine, topic and parameters", res)
+							}
+						}
+					}
+				}
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(acts) {
+				t.Errorf("actions %v, want %v", got, acts)
+			}
+		})
+	}
+	// The public function holds no secret at all.
+	for _, st := range statements(tp.resources()[roles["GetFunction"]]) {
+		for _, a := range st.actions {
+			if strings.HasPrefix(a, "ssm:") || strings.HasPrefix(a, "kms:") {
+				t.Errorf("GetFunction may %s: the public route must not reach the admin token", a)
+			}
 		}
 	}
 }
@@ -684,11 +789,12 @@ func TestTemplateAdminAuthorizer(t *testing.T) {
 		}
 	}
 	for route, want := range map[string]string{
-		"GET /ticket":        "AdminToken",
-		"PATCH /ticket/{id}": "AdminToken",
-		"GET /admin/stats":   "AdminToken",
-		"POST /ticket":       "<nil>",
-		"GET /ticket/{id}":   "<nil>",
+		"GET /ticket":             "AdminToken",
+		"PATCH /ticket/{id}":      "AdminToken",
+		"GET /admin/stats":        "AdminToken",
+		"GET /admin/tickets/{id}": "AdminToken",
+		"POST /ticket":            "<nil>",
+		"GET /ticket/{id}":        "<nil>",
 	} {
 		if got := guarded[route]; got != want {
 			t.Errorf("%s authorizer = %s, want %s", route, got, want)

@@ -1,7 +1,7 @@
 // The admin side: sign-in, the ticket table with stats, filters and cursor paging, and the
 // ticket detail with lifecycle actions and the workflow execution diagram.
 import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep, append } from './dom.js';
-import { api, adminToken, config, consoleURL } from './api.js';
+import { api, adminToken, config, consoleURL, isAuthError } from './api.js';
 import {
   SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, deliveryList, errorAlert, isAbort,
   timelineList, pageHeading, copyButton,
@@ -22,7 +22,7 @@ function guard(ctx, next) {
 }
 
 function onAuthError(ctx, err) {
-  if (err?.status === 401) {
+  if (isAuthError(err)) {
     adminToken.clear();
     clear(ctx.main);
     renderSignIn(ctx, () => ctx.rerender(), 'Your admin session is no longer valid. Please sign in again.');
@@ -62,7 +62,7 @@ function renderSignIn(ctx, next, notice) {
       next();
     } catch (e) {
       if (isAbort(e)) return;
-      if (e.status === 401) {
+      if (isAuthError(e)) {
         adminToken.clear();
         setErr('That token was not accepted. Check it and try again.');
         focusEl(input);

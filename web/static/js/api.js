@@ -25,11 +25,19 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * isAuthError: the admin token was refused. The embedded server answers 401; on AWS the API
+ * Gateway authorizer answers 403 for a wrong token (and 401 when none was sent).
+ */
+export function isAuthError(err) {
+  return err?.status === 401 || err?.status === 403;
+}
+
 function messageFor(status, problem) {
   const detail = typeof problem?.detail === 'string' && problem.detail.trim() ? problem.detail.trim() : '';
   const ref = problem?.requestId ? ` (reference ${problem.requestId})` : '';
   switch (true) {
-    case status === 401:
+    case status === 401 || status === 403:
       return 'Your admin token was not accepted. Please sign in again.';
     case status === 404:
       return detail || 'We could not find what you asked for.';
@@ -92,8 +100,10 @@ const enc = encodeURIComponent;
 export const api = {
   createTicket: (body, key, signal) =>
     request('POST', '/ticket', { body, headers: { 'Idempotency-Key': key }, signal }),
-  // Anyone with the ID gets the public view; with admin, the whole ticket (delivery details).
-  getTicket: (id, signal, admin = false) => request('GET', `/ticket/${enc(id)}`, { signal, admin }),
+  // Anyone with the ID gets the public view; admins get the whole ticket (delivery details)
+  // from their own route, which on AWS sits behind the authorizer.
+  getTicket: (id, signal, admin = false) =>
+    request('GET', admin ? `/admin/tickets/${enc(id)}` : `/ticket/${enc(id)}`, { signal, admin }),
   listTickets: ({ limit, cursor, status, severity }, signal) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set('cursor', cursor);

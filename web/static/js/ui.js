@@ -46,6 +46,7 @@ export function deliveryList(n) {
   return h('ul', { class: 'plain channels' }, channels.map((c) => h('li', { class: 'channel', dataset: { channel: c.channel, channelStatus: c.status } },
     notificationChip({ status: c.status }), ' ', h('span', { class: 'channel-name' }, channelLabel(c.channel)),
     c.attempts > 1 ? h('span', { class: 'muted' }, ` · ${c.attempts} attempts`) : null,
+    c.status === 'SENT' ? h('div', { class: 'hint' }, channelMeaning(c.channel)) : null,
     c.lastError && c.status !== 'SENT' ? h('div', { class: 'error-text small' }, c.lastError) : null)));
 }
 
@@ -65,6 +66,19 @@ export function notificationChip(n) {
   const info = NOTIFICATIONS[st] || { label: st, short: st };
   return h('span', { class: `chip nt-${st.toLowerCase()}`, dataset: { notification: st } },
     st === 'PENDING' ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, info.short);
+}
+
+/**
+ * channelMeaning says what "delivered" proves for a channel, which differs by kind: SNS only
+ * tells us it accepted the message (it then delivers to the topic's confirmed subscribers;
+ * email delivery is not reported back), a webhook answered 2xx, the outbox was written.
+ */
+export function channelMeaning(channel) {
+  const c = String(channel || '');
+  if (c === 'sns' || c.startsWith('sns:')) return 'accepted by Amazon SNS, which delivers to the topic’s confirmed subscribers (email delivery is not reported back)';
+  if (c === 'webhook' || c.startsWith('webhook:')) return 'the webhook answered with a 2xx status';
+  if (c === 'outbox') return 'written to the local outbox (the embedded server sends no email)';
+  return 'accepted by the channel';
 }
 
 /** errorAlert shows a failure as a sentence with a retry button (omitted when onRetry is null). */
