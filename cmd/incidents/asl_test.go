@@ -47,7 +47,7 @@ func TestASLCommand(t *testing.T) {
 		{"StubbedSubstitution", []string{"run", "--definition", aslWriteDefinition(t, subDef), "--stub", `FnArn={"ok":1}`}, 0, "SUCCEEDED", `"output":{"ok":1}`},
 		{"StubbedByResource", []string{"run", "--definition", aslWriteDefinition(t, taskDef), "--stub", `arn:aws:lambda:us-east-1:1:function:f=[1,2]`}, 0, "SUCCEEDED", `"output":[1,2]`},
 		{"FailedTask", []string{"run", "--definition", aslWriteDefinition(t, subDef), "--fail", `${FnArn}=TransientError`}, 0, "FAILED", `"error":"TransientError"`},
-		{"ProjectWorkflowStubbed", []string{"run", "--virtual-time", "--definition", notify, "--input", `{"id":"t-1"}`, "--stub", `PublishFunctionArn={"delivered":["outbox"]}`, "--stub", `RecordFunctionArn={"status":"SENT"}`}, 0, "SUCCEEDED", `"output":{"status":"SENT"}`},
+		{"ProjectWorkflowStubbed", []string{"run", "--virtual-time", "--definition", notify, "--input", `{"id":"t-1"}`, "--stub", `PublishFunctionArn={"status":"SENT","sent":["outbox"],"waitSeconds":0}`, "--stub", `RecordFunctionArn={"status":"FAILED"}`}, 0, "SUCCEEDED", `"publish":{"status":"SENT","sent":["outbox"],"waitSeconds":0}`},
 		{"ProjectWorkflowFailurePath", []string{"run", "--virtual-time", "--definition", notify, "--input", `{"id":"t-1"}`, "--fail", `PublishFunctionArn=PermanentError`, "--stub", `RecordFunctionArn={"status":"FAILED"}`}, 0, "FAILED", `"error":"NotificationFailed"`},
 		{"Usage", []string{"run"}, 64, "", ``},
 		{"UnknownSubcommand", []string{"draw"}, 64, "", ``},

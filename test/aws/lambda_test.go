@@ -176,7 +176,7 @@ func TestLambdaAPI(t *testing.T) {
 	// The public function holds no admin token: the bearer header changes nothing there, and
 	// admins read the whole ticket from the admin function.
 	resp, body = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+created.ID, "", "", bearer))
-	if resp.StatusCode != 200 || !strings.Contains(body, `"delivered":[]`) || strings.Contains(body, `"execution":"arn`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"channels":[]`) || strings.Contains(body, `"execution":"arn`) {
 		t.Errorf("GET /ticket/{id} with a bearer token = %d %s, want the public view", resp.StatusCode, body)
 	}
 	resp, _ = invokeHTTP(t, get, httpEvent("GET", "/ticket/{id}", "/ticket/"+uuid.NewString(), "", "", nil))
