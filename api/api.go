@@ -55,6 +55,11 @@ type Config struct {
 	// CreateLimit throttles POST /ticket as a whole (as API Gateway's route throttling does
 	// on AWS); nil means no limit.
 	CreateLimit *rate.Limiter
+	// Backlog, when set, counts the notifications waiting to be delivered; while it is above
+	// MaxBacklog (> 0) POST /ticket answers 503 with Retry-After before storing anything, so a
+	// storm slows reporters down instead of stranding tickets.
+	Backlog    func() int
+	MaxBacklog int
 	// Health, when set, proves the store can write; GET /healthz answers 503 while it fails.
 	// It is called at most once a second.
 	Health func(ctx context.Context) error

@@ -495,3 +495,21 @@ func TestCreateThrottled(t *testing.T) {
 		t.Errorf("%d tickets stored, want 1", n)
 	}
 }
+
+// TestCreateBackPressure: while too many notifications wait, creates are refused with 503 and
+// Retry-After before anything is stored, instead of stranding tickets.
+func TestCreateBackPressure(t *testing.T) {
+	backlog := 10
+	f := newFixture(t, func(c *api.Config) { c.Backlog = func() int { return backlog }; c.MaxBacklog = 5 })
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("POST over the backlog = %d Retry-After %q %s, want a 503 problem with Retry-After", r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"))
+	}
+	if n := f.count(t); n != 0 {
+		t.Errorf("%d tickets stored, want none", n)
+	}
+	backlog = 2
+	if r := f.do(t, "POST", "/ticket", "application/json", valid, nil); r.status != 201 {
+		t.Errorf("POST under the backlog = %d, want 201", r.status)
+	}
+}

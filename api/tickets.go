@@ -90,6 +90,11 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusTooManyRequests, "Too many tickets are being filed right now; try again in a moment.", nil)
 		return
 	}
+	if s.Backlog != nil && s.MaxBacklog > 0 && s.Backlog() > s.MaxBacklog {
+		w.Header().Set("Retry-After", "2")
+		s.problem(w, r, http.StatusServiceUnavailable, "Too many notifications are waiting to go out; try again in a moment.", nil)
+		return
+	}
 	var in ticket.NewTicket
 	if !s.decode(w, r, &in) {
 		return

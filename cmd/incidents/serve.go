@@ -56,6 +56,10 @@ type serveOptions struct {
 	lambdaEndpoint string
 	// pprofAddr serves Go's profiler (net/http/pprof) for performance work.
 	pprofAddr string
+	// retention is how long execution history is kept (0: forever).
+	retention time.Duration
+	// maxBacklog: creates answer 503 while more executions than this wait or run.
+	maxBacklog int
 }
 
 const serveSynopsis = `Usage: incidents serve [flags]
@@ -84,6 +88,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.sfnAddr, "sfn-addr", "", "also serve the Step Functions API (StartExecution, DescribeExecution, ...) on `HOST:PORT`, running notify.asl.json in this engine")
 	fs.StringVar(&o.sfnMachineArn, "sfn-state-machine-arn", statemachine.LocalStateMachineArn, "the `ARN` the Step Functions API knows the workflow by")
 	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "with --sfn-addr: Task states call the Lambda Invoke API at `URL` (e.g. sam local start-lambda), functions named by their template logical IDs; default: the task handlers in this process")
+	fs.DurationVar(&o.retention, "execution-retention", 30*24*time.Hour, "keep workflow execution history this `long` (0: forever); tickets are kept forever")
+	fs.IntVar(&o.maxBacklog, "max-backlog", 50000, "answer POST /ticket with 503 and Retry-After while more than `N` notifications wait to be delivered (0: never)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on `HOST:PORT`, for performance work; keep it on 127.0.0.1")
 	if code, done := parseFlags(fs, args, serveSynopsis, stdout, stderr); done {
 		return code
@@ -274,6 +280,8 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		Health:      store.Ping,
 		Log:         log,
 		CreateLimit: createLimit(o.createRate, o.createBurst),
+		Backlog:     workflows.Pending,
+		MaxBacklog:  o.maxBacklog,
 	})
 	srv := &http.Server{
 		Handler:           site(handler, siteConfig{mode: "local"}),
@@ -292,6 +300,9 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	sweepCtx, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := make(chan struct{})
 	go func() { runSweeper(sweepCtx, sweeper, log); close(sweepDone) }()
+	if o.retention > 0 {
+		go runRetention(sweepCtx, executions, o.retention, log)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -384,6 +395,35 @@ func runSweeper(ctx context.Context, sw *tasks.Sweep, log *slog.Logger) {
 			return
 		case <-tick.C:
 			sweep(time.Now().Add(-sweepStaleAfter))
+		}
+	}
+}
+
+// runRetention deletes execution history older than keep, an hour apart, a batch at a time so
+// that it never holds up the writer for long.
+func runRetention(ctx context.Context, x *sqlite.Executions, keep time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		total := 0
+		for ctx.Err() == nil {
+			n, err := x.DeleteBefore(ctx, time.Now().Add(-keep), 1000)
+			total += n
+			if err != nil {
+				log.Warn("delete old execution history", "err", err)
+				break
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		if total > 0 {
+			log.Info("deleted old execution history", "executions", total, "olderThan", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
@@ -125,4 +126,23 @@ func decodeExecution(rec, sum, ev []byte) (*ticket.Execution, error) {
 		}
 	}
 	return &x, nil
+}
+
+// DeleteBefore deletes up to limit of the oldest executions started before cutoff and returns
+// how many it deleted: the retention of execution history (Step Functions keeps Standard
+// history 90 days and Express history only in logs). It walks the seq index from the oldest,
+// so it costs what it deletes.
+func (e *Executions) DeleteBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	n := 0
+	err := e.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(`DELETE FROM executions WHERE seq IN (SELECT seq FROM executions ORDER BY seq LIMIT ?) AND start_date < ?`,
+			limit, ts(cutoff))
+		if err != nil {
+			return err
+		}
+		d, err := res.RowsAffected()
+		n = int(d)
+		return err
+	})
+	return n, err
 }

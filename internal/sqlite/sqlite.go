@@ -86,6 +86,14 @@ var migrations = []string{
 	// keep their JSON text in the old ones until they are next written.
 	`ALTER TABLE tickets ADD COLUMN zbody BLOB;
 	 ALTER TABLE executions ADD COLUMN zrecord BLOB;`,
+	// 2: counts kept as the tickets change (GET /admin/stats reads them instead of scanning),
+	// started from the tickets already there.
+	`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT;
+	 DELETE FROM counters;
+	 INSERT INTO counters SELECT 'total', COUNT(*) FROM tickets;
+	 INSERT INTO counters SELECT 'status:' || status, COUNT(*) FROM tickets GROUP BY status;
+	 INSERT INTO counters SELECT 'severity:' || severity, COUNT(*) FROM tickets GROUP BY severity;
+	 INSERT INTO counters SELECT 'notification:' || notification_status, COUNT(*) FROM tickets GROUP BY notification_status;`,
 }
 
 func migrate(db *sql.DB) error {
@@ -225,6 +233,9 @@ type batchState struct {
 	// staged holds what writes want to remember once the batch is committed (see Stage).
 	staged   map[any]any
 	onCommit []func(staged map[any]any)
+	// beforeCommit runs once per key, last in the batch's transaction (see BeforeCommit).
+	beforeCommit     map[string]func(*Tx) error
+	beforeCommitKeys []string
 }
 
 // Stage remembers v under k for the rest of the batch; Staged returns it. Adapters use it to
@@ -240,6 +251,19 @@ func (t *Tx) Stage(k, v any) {
 func (t *Tx) Staged(k any) (any, bool) {
 	v, ok := t.batch.staged[k]
 	return v, ok
+}
+
+// BeforeCommit runs fn once per key, after every write of the batch and inside its
+// transaction: writes that add up (counters) are written once per batch instead of once each.
+// If fn fails the batch fails.
+func (t *Tx) BeforeCommit(key string, fn func(*Tx) error) {
+	if t.batch.beforeCommit == nil {
+		t.batch.beforeCommit = map[string]func(*Tx) error{}
+	}
+	if _, ok := t.batch.beforeCommit[key]; !ok {
+		t.batch.beforeCommitKeys = append(t.batch.beforeCommitKeys, key)
+	}
+	t.batch.beforeCommit[key] = fn
 }
 
 // OnCommit runs fn with the batch's staged values once the batch is committed; never if the
@@ -540,6 +564,12 @@ func (d *DB) commit(w *writerConn, batch []*writeOp) (*writerConn, bool) {
 			}
 		}
 		if _, err := tx.Exec("RELEASE w"); err != nil {
+			w.conn.ExecContext(ctx, "ROLLBACK")
+			return fail(err)
+		}
+	}
+	for _, k := range state.beforeCommitKeys {
+		if err := state.beforeCommit[k](&Tx{ctx: ctx, w: w, batch: state}); err != nil {
 			w.conn.ExecContext(ctx, "ROLLBACK")
 			return fail(err)
 		}

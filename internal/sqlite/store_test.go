@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -236,5 +238,88 @@ func TestStorageStaysSmall(t *testing.T) {
 		t.Errorf("%d bytes on disk per ticket with its execution (JSON %d): want under 1.5 KiB and less than the JSON", per, raw/n)
 	} else {
 		t.Logf("%d bytes on disk per ticket with its execution (JSON %d)", per, raw/n)
+	}
+}
+
+// TestStatsCountersMatchTheTable: the counters kept as tickets change agree with a count of
+// the table after creates, deliveries, status changes and a failed update.
+func TestStatsCountersMatchTheTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.db")
+	db, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sqlite.NewStore(db, []byte("k"))
+	ctx := context.Background()
+	sevs := ticket.Severities
+	var ids []string
+	for i := range 60 {
+		tk := storetest.Make(time.Duration(i)*time.Second, sevs[i%len(sevs)])
+		if _, _, err := s.Create(ctx, tk, ticket.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	for i, id := range ids {
+		s.Update(ticket.Deferred(ctx), id, func(x *ticket.Ticket) error {
+			x.BeginDelivery("e", []string{"outbox"}, true, time.Now())
+			if i%3 == 0 {
+				return x.ChannelDelivered("outbox", time.Now())
+			}
+			return nil
+		})
+		if i%4 == 0 {
+			s.Update(ctx, id, func(x *ticket.Ticket) error { return x.Transition(ticket.StatusResolved, time.Now()) })
+		}
+		if i%5 == 0 {
+			s.Update(ctx, id, func(x *ticket.Ticket) error { x.Status = ticket.StatusAcknowledged; return errors.New("refused") })
+		}
+	}
+	got, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, _ := sql.Open("sqlite", "file:"+path)
+	defer raw.Close()
+	want := ticket.NewStats()
+	rows, err := raw.Query(`SELECT status, severity, notification_status FROM tickets`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var st, sev, ns string
+		rows.Scan(&st, &sev, &ns)
+		want.Count(&ticket.Ticket{Status: ticket.Status(st), Severity: ticket.Severity(sev), Notification: ticket.Notification{Status: ticket.NotificationStatus(ns)}})
+	}
+	rows.Close()
+	if g, w := fmt.Sprint(got), fmt.Sprint(want); g != w {
+		t.Errorf("Stats from counters\n got %s\nwant %s (a count of the table)", g, w)
+	}
+}
+
+func TestExecutionRetention(t *testing.T) {
+	ctx := context.Background()
+	x := sqlite.NewExecutions(open(t))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		if err := x.SaveExecution(ctx, &ticket.Execution{ExecutionArn: fmt.Sprint("arn:", i), Name: fmt.Sprint("t", i), Status: "SUCCEEDED", StartDate: start.Add(time.Duration(i) * 24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := start.Add(5*24*time.Hour + time.Hour) // days 0..5 are older
+	n, err := x.DeleteBefore(ctx, cutoff, 4)
+	if err != nil || n != 4 {
+		t.Fatalf("first pass deleted %d, %v; want 4 (the limit)", n, err)
+	}
+	n, err = x.DeleteBefore(ctx, cutoff, 4)
+	if err != nil || n != 2 {
+		t.Fatalf("second pass deleted %d, %v; want the 2 left", n, err)
+	}
+	if _, err := x.LatestExecution(ctx, "t5"); ticket.ErrorCode(err) != ticket.ENOTFOUND {
+		t.Errorf("execution of day 5 still there: %v", err)
+	}
+	if got, err := x.LatestExecution(ctx, "t6"); err != nil || got.Name != "t6" {
+		t.Errorf("execution of day 6 gone: %v", err)
 	}
 }
