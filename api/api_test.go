@@ -513,3 +513,32 @@ func TestCreateBackPressure(t *testing.T) {
 		t.Errorf("POST under the backlog = %d, want 201", r.status)
 	}
 }
+
+func TestListSearchSortAndTotal(t *testing.T) {
+	f := newFixture(t)
+	for _, title := range []string{"VPN down", "Printer jammed", "VPN slow"} {
+		if r := f.do(t, "POST", "/ticket", "application/json", strings.Replace(valid, "VPN down", title, 1), nil); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+	}
+	var page struct {
+		Items []struct{ Title string }
+		Total *int
+	}
+	r := f.do(t, "GET", "/ticket?q=vpn&sort=age", "", "", admin())
+	json.Unmarshal(r.body, &page)
+	if r.status != 200 || len(page.Items) != 2 || page.Items[0].Title != "VPN down" || page.Total == nil || *page.Total != 2 {
+		t.Errorf("GET /ticket?q=vpn&sort=age = %d %s, want the two VPN tickets oldest first, total 2", r.status, r.body)
+	}
+	for _, bad := range []string{"sort=random", "notification=LOST", "from=yesterday", "q=" + strings.Repeat("x", 201), "from=2026-12-03&to=2026-12-02"} {
+		r := f.do(t, "GET", "/ticket?"+bad, "", "", admin())
+		if r.status != 400 || !bytes.Contains(r.body, []byte(`"field"`)) {
+			t.Errorf("GET /ticket?%s = %d %s, want a 400 naming the parameter", bad, r.status, r.body)
+		}
+	}
+	r = f.do(t, "GET", "/ticket?notification=pending&from=2020-01-01", "", "", admin())
+	json.Unmarshal(r.body, &page)
+	if r.status != 200 || len(page.Items) != 3 {
+		t.Errorf("GET /ticket?notification=pending = %d %s, want all three", r.status, r.body)
+	}
+}

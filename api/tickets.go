@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
@@ -178,27 +180,66 @@ func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
 type listResponse struct {
 	Items      []*ticket.Ticket `json:"items"`
 	NextCursor *string          `json:"nextCursor"`
+	// Total counts what the filter selects (first page only): exactly, or at least when
+	// TotalExact is false; absent when the store does not count.
+	Total      *int  `json:"total,omitempty"`
+	TotalExact *bool `json:"totalExact,omitempty"`
 }
 
-func (s *server) listTickets(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := ticket.Filter{Status: ticket.Status(q.Get("status")), Severity: ticket.Severity(q.Get("severity")), Cursor: q.Get("cursor"), Limit: ticket.DefaultLimit}
+// listFilter reads GET /ticket's query: status, severity, notification, category, q (search),
+// from and to (filing time: RFC 3339, or a date, to exclusive), updatedSince (RFC 3339), sort
+// (filed, age, updated, severity), limit and cursor.
+func listFilter(q url.Values) (ticket.Filter, error) {
+	f := ticket.Filter{
+		Status: ticket.Status(q.Get("status")), Severity: ticket.Severity(q.Get("severity")),
+		Notification: ticket.NotificationStatus(strings.ToUpper(q.Get("notification"))),
+		Category:     strings.TrimSpace(q.Get("category")), Query: q.Get("q"),
+		Sort: ticket.Sort(q.Get("sort")), Cursor: q.Get("cursor"), Limit: ticket.DefaultLimit,
+	}
 	var fe []ticket.FieldError
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > ticket.MaxLimit {
-			fe = append(fe, ticket.FieldError{Field: "limit", Message: "Limit must be a whole number from 1 to 100."})
+		if err != nil || n < 1 {
+			n = -1 // Validate says what a limit may be
 		}
 		f.Limit = n
 	}
-	if f.Status != "" && !f.Status.Valid() {
-		fe = append(fe, ticket.FieldError{Field: "status", Message: "Status must be one of open, acknowledged, resolved."})
+	times := []struct {
+		name string
+		into *time.Time
+	}{{"from", &f.CreatedFrom}, {"to", &f.CreatedTo}, {"updatedSince", &f.UpdatedSince}}
+	for _, tm := range times {
+		v := q.Get(tm.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			if d, derr := time.Parse(time.DateOnly, v); derr == nil {
+				t, err = d, nil
+			}
+		}
+		if err != nil {
+			fe = append(fe, ticket.FieldError{Field: tm.name, Message: "Use a time such as 2026-12-02T09:30:00Z or a date such as 2026-12-02."})
+			continue
+		}
+		*tm.into = t
 	}
-	if f.Severity != "" && !f.Severity.Valid() {
-		fe = append(fe, ticket.FieldError{Field: "severity", Message: "Severity must be one of critical, high, medium, low."})
+	err := f.Validate()
+	var e *ticket.Error
+	if errors.As(err, &e) {
+		fe = append(fe, e.Fields...)
 	}
 	if len(fe) > 0 {
-		s.fail(w, r, &ticket.Error{Code: ticket.EINVALID, Message: "The query has invalid parameters.", Fields: fe})
+		return f, &ticket.Error{Code: ticket.EINVALID, Message: "The query has invalid parameters.", Fields: fe}
+	}
+	return f, nil
+}
+
+func (s *server) listTickets(w http.ResponseWriter, r *http.Request) {
+	f, err := listFilter(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	page, err := s.Store.List(r.Context(), f)
@@ -212,6 +253,9 @@ func (s *server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	if page.NextCursor != "" {
 		resp.NextCursor = &page.NextCursor
+	}
+	if f.Cursor == "" && page.Total >= 0 {
+		resp.Total, resp.TotalExact = &page.Total, &page.TotalExact
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -66,6 +67,16 @@ type Store struct {
 	cursor *ticket.Cursor
 	// Now is the clock for UpdatedAt on Update; time.Now by default.
 	Now func() time.Time
+	// Log receives items that cannot be decoded (they are skipped in lists); nil means
+	// slog.Default().
+	Log *slog.Logger
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
 }
 
 var _ ticket.Store = (*Store)(nil)

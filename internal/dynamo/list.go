@@ -61,30 +61,75 @@ func previousBucket(bucket string) string {
 	return prev.Format(bucketLayout)
 }
 
-// position is what a List cursor seals: the month being read and the list key of the last
-// ticket already returned from it ("" = from that month's newest).
+// position is what a List cursor seals: the direction, the month being read and the list key
+// of the last ticket already looked at in it ("" = from that month's first).
 type position struct {
 	Bucket string `json:"b"`
 	After  string `json:"a,omitempty"`
+	Asc    bool   `json:"o,omitempty"`
 }
 
 var errBadCursor = &ticket.Error{Code: ticket.EINVALID, Message: "The cursor is not valid.", Fields: []ticket.FieldError{{Field: "cursor", Message: "Use the nextCursor of a previous page unchanged."}}}
 
-// List queries ListIndex month by month, newest first (see ListIndex). A page is filled up to
-// the limit, reading on through the month and into older months while a status or severity
-// filter leaves it short, within maxListQueries calls. A page that ends exactly where a month
-// ends carries a cursor to the month before, which may turn out empty.
+// nextBucket is the month after bucket, or "" when that is later than last.
+func nextBucket(bucket, last string) string {
+	m, err := time.Parse(bucketLayout, bucket)
+	if err != nil {
+		return ""
+	}
+	next := m.AddDate(0, 1, 0).Format(bucketLayout)
+	if next > last {
+		return ""
+	}
+	return next
+}
+
+// List queries ListIndex month by month (see ListIndex): newest first (SortFiled), or oldest
+// first (SortAge); the date range bounds the months read. Status and severity are filtered by
+// DynamoDB; the other fields of the filter (notification, category, search words, changed
+// since) in memory with Filter.Matches, on what the queries read. It is a bounded filtered
+// query: a page is filled up to the limit within maxListQueries calls, and one cut short by
+// that bound still carries a cursor to go on from. Sorting by update time or severity needs an
+// index per order and is offered by the embedded store only. Total is not counted (-1).
 func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
 	limit := f.PageSize()
-	pos := position{Bucket: bucketOf(s.Now().Add(clockSkew))}
+	asc := false
+	switch f.Sort {
+	case "", ticket.SortFiled:
+	case ticket.SortAge:
+		asc = true
+	default:
+		return ticket.Page{}, &ticket.Error{Code: ticket.EINVALID, Message: "The query has invalid parameters.", Fields: []ticket.FieldError{{Field: "sort", Message: "On AWS tickets sort by filing time only (filed or age)."}}}
+	}
+	newest := bucketOf(s.Now().Add(clockSkew))
+	if !f.CreatedTo.IsZero() && bucketOf(f.CreatedTo) < newest {
+		newest = bucketOf(f.CreatedTo)
+	}
+	oldest := listEpoch.Format(bucketLayout)
+	if !f.CreatedFrom.IsZero() && bucketOf(f.CreatedFrom) > oldest {
+		oldest = bucketOf(f.CreatedFrom)
+	}
+	pos := position{Bucket: newest, Asc: asc}
+	if asc {
+		pos.Bucket = oldest
+	}
 	if f.Cursor != "" {
 		pos = position{}
 		if err := s.cursor.Decode(f.Cursor, &pos); err != nil {
 			return ticket.Page{}, err
 		}
-		if _, err := time.Parse(bucketLayout, pos.Bucket); err != nil || len(pos.Bucket) != len(bucketLayout) {
+		if _, err := time.Parse(bucketLayout, pos.Bucket); err != nil || len(pos.Bucket) != len(bucketLayout) || pos.Asc != asc {
 			return ticket.Page{}, errBadCursor
 		}
+	}
+	step := func(bucket string) string {
+		if asc {
+			return nextBucket(bucket, newest)
+		}
+		if prev := previousBucket(bucket); prev >= oldest {
+			return prev
+		}
+		return ""
 	}
 	// DynamoDB refuses declared names and values that no expression uses, so the filter's own
 	// are kept apart and added to each call as needed.
@@ -101,7 +146,8 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 		names["#severity"] = "severity"
 		values[":severity"] = &types.AttributeValueMemberS{Value: string(f.Severity)}
 	}
-	page := ticket.Page{Items: []*ticket.Ticket{}}
+	inMemory := f.Notification != "" || f.Category != "" || f.Query != "" || !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() || !f.UpdatedSince.IsZero()
+	page := ticket.Page{Items: []*ticket.Ticket{}, Total: -1}
 	next := func(p position) (ticket.Page, error) {
 		c, err := s.cursor.Encode(p)
 		if err != nil {
@@ -113,13 +159,13 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 	bucket, after := pos.Bucket, pos.After
 	for queries := 0; ; queries++ {
 		if queries == maxListQueries {
-			return next(position{bucket, after})
+			return next(position{bucket, after, asc})
 		}
 		want := limit - len(page.Items)
 		// One more than the page needs tells whether the month goes on after it. With a
 		// filter most items may not match, so read more per call to save round trips.
 		evaluate := want + 1
-		if len(filters) > 0 {
+		if len(filters) > 0 || inMemory {
 			evaluate = min(max(4*want, 25), 1000)
 		}
 		in := &dynamodb.QueryInput{
@@ -128,11 +174,15 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 			KeyConditionExpression:    aws.String("#bucket = :bucket"),
 			ExpressionAttributeNames:  map[string]string{"#bucket": ListBucketAttribute},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":bucket": &types.AttributeValueMemberS{Value: bucket}},
-			ScanIndexForward:          aws.Bool(false),
+			ScanIndexForward:          aws.Bool(asc),
 			Limit:                     aws.Int32(int32(evaluate)),
 		}
 		if after != "" {
-			in.KeyConditionExpression = aws.String("#bucket = :bucket AND #key < :after")
+			op := "<"
+			if asc {
+				op = ">"
+			}
+			in.KeyConditionExpression = aws.String("#bucket = :bucket AND #key " + op + " :after")
 			in.ExpressionAttributeNames["#key"] = ListKeyAttribute
 			in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
 		}
@@ -149,23 +199,24 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 		if err != nil {
 			return ticket.Page{}, fmt.Errorf("query tickets of %s: %w", bucket, err)
 		}
-		items := out.Items
-		full := len(items) > want
-		if full {
-			items = items[:want]
-		}
-		for _, it := range items {
+		for i, it := range out.Items {
+			if len(page.Items) == limit {
+				// The month goes on: resume after the last ticket looked at.
+				return next(position{bucket, after, asc})
+			}
+			after = itemListKey(it)
 			t, err := unmarshal(it)
 			if err != nil {
-				return ticket.Page{}, err
+				s.log().ErrorContext(ctx, "skipping a ticket that cannot be decoded", "key", after, "err", err)
+				continue
+			}
+			if inMemory && !f.Matches(t) {
+				continue
 			}
 			page.Items = append(page.Items, t)
-		}
-		if len(items) > 0 {
-			after = itemListKey(items[len(items)-1])
-		}
-		if full {
-			return next(position{bucket, after})
+			if len(page.Items) == limit && i == len(out.Items)-1 && out.LastEvaluatedKey == nil {
+				break // the month may end here: go on below
+			}
 		}
 		if out.LastEvaluatedKey != nil {
 			// The month goes on past what this call evaluated.
@@ -173,16 +224,16 @@ func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) 
 				after = k
 			}
 			if len(page.Items) == limit {
-				return next(position{bucket, after})
+				return next(position{bucket, after, asc})
 			}
 			continue
 		}
-		bucket, after = previousBucket(bucket), ""
+		bucket, after = step(bucket), ""
 		if bucket == "" {
 			return page, nil
 		}
 		if len(page.Items) == limit {
-			return next(position{bucket, ""})
+			return next(position{bucket, "", asc})
 		}
 	}
 }

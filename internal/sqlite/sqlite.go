@@ -17,6 +17,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,20 +81,71 @@ CREATE TABLE IF NOT EXISTS meta (
 `
 
 // migrations bring a database made by an earlier version up to date, in order; the
-// database's user_version counts those applied.
-var migrations = []string{
+// database's user_version counts those applied. Each runs in one transaction.
+var migrations = []func(tx *sql.Tx) error{
 	// 1: compressed values (see compress.go) in columns of their own; rows written before
 	// keep their JSON text in the old ones until they are next written.
-	`ALTER TABLE tickets ADD COLUMN zbody BLOB;
-	 ALTER TABLE executions ADD COLUMN zrecord BLOB;`,
+	execAll(`ALTER TABLE tickets ADD COLUMN zbody BLOB`,
+		`ALTER TABLE executions ADD COLUMN zrecord BLOB`),
 	// 2: counts kept as the tickets change (GET /admin/stats reads them instead of scanning),
 	// started from the tickets already there.
-	`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT;
-	 DELETE FROM counters;
-	 INSERT INTO counters SELECT 'total', COUNT(*) FROM tickets;
-	 INSERT INTO counters SELECT 'status:' || status, COUNT(*) FROM tickets GROUP BY status;
-	 INSERT INTO counters SELECT 'severity:' || severity, COUNT(*) FROM tickets GROUP BY severity;
-	 INSERT INTO counters SELECT 'notification:' || notification_status, COUNT(*) FROM tickets GROUP BY notification_status;`,
+	execAll(`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT`,
+		`DELETE FROM counters`,
+		`INSERT INTO counters SELECT 'total', COUNT(*) FROM tickets`,
+		`INSERT INTO counters SELECT 'status:' || status, COUNT(*) FROM tickets GROUP BY status`,
+		`INSERT INTO counters SELECT 'severity:' || severity, COUNT(*) FROM tickets GROUP BY severity`,
+		`INSERT INTO counters SELECT 'notification:' || notification_status, COUNT(*) FROM tickets GROUP BY notification_status`),
+	// 3: full-text search (FTS5, contentless: the text is in the tickets) and an index for
+	// "most recently changed first" and "changed since", filled from the tickets there.
+	func(tx *sql.Tx) error {
+		if err := execAll(`CREATE VIRTUAL TABLE IF NOT EXISTS tickets_fts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+			`CREATE INDEX IF NOT EXISTS tickets_updated ON tickets (updated_at DESC, id DESC)`,
+			`ALTER TABLE tickets ADD COLUMN category TEXT NOT NULL DEFAULT ''`)(tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(`SELECT rowid, id, coalesce(zbody, body) FROM tickets`)
+		if err != nil {
+			return err
+		}
+		type doc struct {
+			rowid          int64
+			text, category string
+		}
+		var docs []doc
+		for rows.Next() {
+			var rowid int64
+			var id string
+			var body []byte
+			if err := rows.Scan(&rowid, &id, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			if t, err := decode(body, id); err == nil {
+				docs = append(docs, doc{rowid, ticket.SearchText(t), strings.ToLower(t.Category)})
+			}
+		}
+		rows.Close()
+		for _, d := range docs {
+			if _, err := tx.Exec(`INSERT INTO tickets_fts (rowid, text) VALUES (?, ?)`, d.rowid, d.text); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE tickets SET category = ? WHERE rowid = ?`, d.category, d.rowid); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	},
+}
+
+func execAll(stmts ...string) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		for _, q := range stmts {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func migrate(db *sql.DB) error {
@@ -106,7 +158,7 @@ func migrate(db *sql.DB) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(migrations[i]); err != nil {
+		if err := migrations[i](tx); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}

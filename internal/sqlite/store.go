@@ -88,11 +88,16 @@ func insertTicket(tx *Tx, t *ticket.Ticket) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(`INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body, zbody) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)`,
-		t.ID, ts(t.CreatedAt), ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body))
+	var rowid int64
+	err = tx.QueryRow(`INSERT INTO tickets (id, created_at, updated_at, status, severity, notification_status, version, body, zbody, category) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?) RETURNING rowid`,
+		t.ID, ts(t.CreatedAt), ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), strings.ToLower(t.Category)).Scan(&rowid)
 	if isDuplicate(err) {
 		return ticket.Errorf(ticket.ECONFLICT, "A ticket with this ID already exists.")
 	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(`INSERT INTO tickets_fts (rowid, text) VALUES (?, ?)`, rowid, ticket.SearchText(t))
 	return err
 }
 
@@ -220,71 +225,6 @@ func (s *Store) Get(ctx context.Context, id string) (*ticket.Ticket, error) {
 	return scanTicket(s.db.queryRow(ctx, selectTicket, id), id)
 }
 
-type position struct {
-	CreatedAt string `json:"c"`
-	ID        string `json:"i"`
-}
-
-// List implements ticket.Store: newest first across pages, keyset-paginated. A row that
-// cannot be decoded is logged with its ID and skipped: one bad row must not hide the queue.
-func (s *Store) List(ctx context.Context, f ticket.Filter) (ticket.Page, error) {
-	limit := f.PageSize()
-	var (
-		where []string
-		args  []any
-	)
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.Severity != "" {
-		where, args = append(where, "severity = ?"), append(args, f.Severity)
-	}
-	if f.Cursor != "" {
-		var p position
-		if err := s.cursor.Decode(f.Cursor, &p); err != nil {
-			return ticket.Page{}, err
-		}
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		args = append(args, p.CreatedAt, p.CreatedAt, p.ID)
-	}
-	q := `SELECT id, created_at, ` + ticketBody + ` FROM tickets`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := s.db.query(ctx, q, args...)
-	if err != nil {
-		return ticket.Page{}, err
-	}
-	defer rows.Close()
-	page := ticket.Page{Items: []*ticket.Ticket{}}
-	var last position
-	seen := 0
-	for rows.Next() {
-		var id, created string
-		var body []byte
-		if err := rows.Scan(&id, &created, &body); err != nil {
-			return ticket.Page{}, err
-		}
-		if seen == limit {
-			if page.NextCursor, err = s.cursor.Encode(last); err != nil {
-				return ticket.Page{}, err
-			}
-			break
-		}
-		seen++
-		last = position{CreatedAt: created, ID: id}
-		t, err := decode(body, id)
-		if err != nil {
-			s.log().ErrorContext(ctx, "skipping a ticket that cannot be decoded", "ticketId", id, "err", err)
-			continue
-		}
-		page.Items = append(page.Items, t)
-	}
-	return page, rows.Err()
-}
-
 // Update implements ticket.Store. It runs in the writer, which serializes writes, so fn runs
 // exactly once, on the ticket as the writes before it left it.
 func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) error) (*ticket.Ticket, error) {
@@ -304,7 +244,8 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 			status   ticket.Status
 			severity ticket.Severity
 			ns       ticket.NotificationStatus
-		}{t.Status, t.Severity, t.Notification.Status}
+			text     string
+		}{t.Status, t.Severity, t.Notification.Status, ticket.SearchText(t)}
 		if err := fn(t); err != nil {
 			if errors.Is(err, ticket.ErrNoChange) {
 				// Load again: fn may have changed t before it decided there was nothing to do.
@@ -321,9 +262,14 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		if err != nil {
 			return err
 		}
-		if _, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = '', zbody = ? WHERE id = ?`,
-			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), id); err != nil {
+		if _, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = '', zbody = ?, category = ? WHERE id = ?`,
+			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), strings.ToLower(t.Category), id); err != nil {
 			return err
+		}
+		if text := ticket.SearchText(t); text != before.text {
+			if _, err := tx.Exec(`UPDATE tickets_fts SET text = ? WHERE rowid = (SELECT rowid FROM tickets WHERE id = ?)`, text, id); err != nil {
+				return err
+			}
 		}
 		s.remember(tx, t)
 		if before.status != t.Status || before.severity != t.Severity || before.ns != t.Notification.Status {

@@ -29,7 +29,7 @@ func open(t *testing.T) *sqlite.DB {
 func TestStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ticket.Store {
 		return sqlite.NewStore(open(t), []byte("0123456789abcdef"))
-	}, storetest.Options{})
+	}, storetest.Options{Sorts: ticket.Sorts})
 }
 
 func TestStoreSurvivesReopen(t *testing.T) {

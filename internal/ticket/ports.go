@@ -3,7 +3,10 @@ package ticket
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Idempotency ties a client-chosen key to the ticket it created. Key and payload hash are
@@ -16,10 +19,144 @@ type Idempotency struct {
 
 // Filter selects tickets for List. Zero values select everything.
 type Filter struct {
-	Status   Status
-	Severity Severity
-	Limit    int    // 1..100; stores treat 0 as DefaultLimit
-	Cursor   string // opaque, from a previous Page.NextCursor
+	Status       Status
+	Severity     Severity
+	Notification NotificationStatus
+	Category     string
+	// Query is free text matched against the title, description, reporter's name and email,
+	// and the ticket's ID: every word must match (as a prefix of a word in the text).
+	Query string
+	// CreatedFrom and CreatedTo bound the filing time (from inclusive, to exclusive).
+	CreatedFrom, CreatedTo time.Time
+	// UpdatedSince selects tickets changed after it: what a polling queue asks for.
+	UpdatedSince time.Time
+	Sort         Sort
+	Limit        int    // 1..100; stores treat 0 as DefaultLimit
+	Cursor       string // opaque, from a previous Page.NextCursor
+}
+
+// Sort is the order of a list.
+type Sort string
+
+const (
+	SortFiled    Sort = "filed"    // newest first (the default)
+	SortAge      Sort = "age"      // oldest first
+	SortUpdated  Sort = "updated"  // most recently changed first
+	SortSeverity Sort = "severity" // critical first, then newest first
+)
+
+// Sorts lists every sort.
+var Sorts = []Sort{SortFiled, SortAge, SortUpdated, SortSeverity}
+
+// Rank orders severities, most urgent first (0).
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if s == v {
+			return i
+		}
+	}
+	return len(Severities)
+}
+
+// MaxQuery bounds the free text of a search.
+const MaxQuery = 200
+
+// Validate checks a filter's values, naming each bad one by its query parameter.
+func (f *Filter) Validate() error {
+	var fe []FieldError
+	if f.Status != "" && !f.Status.Valid() {
+		fe = append(fe, FieldError{Field: "status", Message: "Status must be one of open, acknowledged, resolved."})
+	}
+	if f.Severity != "" && !f.Severity.Valid() {
+		fe = append(fe, FieldError{Field: "severity", Message: "Severity must be one of critical, high, medium, low."})
+	}
+	if f.Notification != "" && !f.Notification.Valid() {
+		fe = append(fe, FieldError{Field: "notification", Message: "Notification must be one of PENDING, SENT, PARTIAL, FAILED."})
+	}
+	if len(f.Category) > MaxCategory {
+		fe = append(fe, FieldError{Field: "category", Message: "Category must be at most 64 characters."})
+	}
+	if f.Query = strings.TrimSpace(f.Query); utf8.RuneCountInString(f.Query) > MaxQuery || !utf8.ValidString(f.Query) {
+		fe = append(fe, FieldError{Field: "q", Message: "The search must be valid text of at most 200 characters."})
+	}
+	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedFrom.Before(f.CreatedTo) {
+		fe = append(fe, FieldError{Field: "to", Message: "The end of the date range must come after its start."})
+	}
+	if f.Sort == "" {
+		f.Sort = SortFiled
+	}
+	valid := false
+	for _, s := range Sorts {
+		valid = valid || f.Sort == s
+	}
+	if !valid {
+		fe = append(fe, FieldError{Field: "sort", Message: "Sort must be one of filed, age, updated, severity."})
+	}
+	if f.Limit != 0 && (f.Limit < 1 || f.Limit > MaxLimit) {
+		fe = append(fe, FieldError{Field: "limit", Message: "Limit must be a whole number from 1 to 100."})
+	}
+	if len(fe) > 0 {
+		return &Error{Code: EINVALID, Message: "The query has invalid parameters.", Fields: fe}
+	}
+	return nil
+}
+
+// Matches reports whether t is selected by f's fields (not its paging): the one definition of
+// the filter, used by stores that filter in memory and by the tests of those that do not.
+func (f Filter) Matches(t *Ticket) bool {
+	switch {
+	case f.Status != "" && t.Status != f.Status,
+		f.Severity != "" && t.Severity != f.Severity,
+		f.Notification != "" && t.Notification.Status != f.Notification,
+		f.Category != "" && !strings.EqualFold(t.Category, f.Category),
+		!f.CreatedFrom.IsZero() && t.CreatedAt.Before(f.CreatedFrom),
+		!f.CreatedTo.IsZero() && !t.CreatedAt.Before(f.CreatedTo),
+		!f.UpdatedSince.IsZero() && !t.UpdatedAt.After(f.UpdatedSince):
+		return false
+	}
+	if f.Query == "" {
+		return true
+	}
+	words := SearchWords(t)
+	for _, q := range QueryWords(f.Query) {
+		found := false
+		for _, w := range words {
+			if strings.HasPrefix(w, q) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// SearchText is what a search looks in: the title, description, reporter's name and email,
+// category and ID.
+func SearchText(t *Ticket) string {
+	return strings.Join([]string{t.Title, t.Description, t.Reporter.Name, t.Reporter.Email, t.Category, t.ID}, "\n")
+}
+
+// SearchWords splits SearchText into lower-case words (letters and digits; an email address
+// and an ID also count whole).
+func SearchWords(t *Ticket) []string { return words(SearchText(t), true) }
+
+// QueryWords splits a search into the lower-case words every one of which must match.
+func QueryWords(q string) []string { return words(q, false) }
+
+func words(s string, whole bool) []string {
+	var out []string
+	for _, f := range strings.Fields(strings.ToLower(s)) {
+		if whole && (strings.ContainsAny(f, "@-")) {
+			out = append(out, strings.Trim(f, ".,;:()[]<>\"'"))
+		}
+		for _, w := range strings.FieldsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Page limits.
@@ -40,6 +177,10 @@ func (f Filter) PageSize() int {
 type Page struct {
 	Items      []*Ticket
 	NextCursor string
+	// Total counts the tickets the filter selects, on the first page (no cursor): exactly when
+	// TotalExact, otherwise "at least Total" (stores bound the count). -1: not counted.
+	Total      int
+	TotalExact bool
 }
 
 // Store keeps tickets durably. Every implementation passes the suite in storetest.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ type Options struct {
 	// NoTransactions: the backend cannot run the idempotency transaction (dynalite), so the
 	// Idempotency-Key cases are left out.
 	NoTransactions bool
+	// Sorts the store offers besides SortFiled (every store: SortAge too); the others must
+	// answer EINVALID.
+	Sorts []ticket.Sort
 }
 
 // Run runs the contract against stores made by open, one fresh store per subtest.
@@ -33,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) ticket.Store, opt Options) {
 	}
 	t.Run("ListPagesNewestFirst", func(t *testing.T) { testListPaging(t, open(t)) })
 	t.Run("ListFilters", func(t *testing.T) { testListFilters(t, open(t)) })
+	t.Run("ListSearchAndFilters", func(t *testing.T) { testListSearch(t, open(t)) })
+	t.Run("ListSorts", func(t *testing.T) { testListSorts(t, open(t), opt) })
 	t.Run("ErrInvalidCursor", func(t *testing.T) { testBadCursor(t, open(t)) })
 	t.Run("Update", func(t *testing.T) { testUpdate(t, open(t)) })
 	t.Run("UpdateConcurrent", func(t *testing.T) { testUpdateConcurrent(t, open(t)) })
@@ -384,5 +390,177 @@ func testStats(t *testing.T, s ticket.Store) {
 	want.ByNotification[ticket.NotificationPending], want.ByNotification[ticket.NotificationFailed] = 2, 1
 	if g, w := asJSON(t, got), asJSON(t, want); g != w {
 		t.Errorf("Stats\n got %s\nwant %s", g, w)
+	}
+}
+
+// corpusOfTickets files a small, varied set of tickets and returns them as stored.
+func corpusOfTickets(t *testing.T, s ticket.Store) []*ticket.Ticket {
+	ctx := context.Background()
+	specs := []struct {
+		title, desc, category, email string
+		sev                          ticket.Severity
+	}{
+		{"VPN down in Lyon", "Cannot connect since 9:00", "Network", "ada@example.com", ticket.SeverityCritical},
+		{"Printer jammed", "Tray 2 is stuck", "hardware", "grace@example.org", ticket.SeverityLow},
+		{"Payroll export fails", "The CSV is empty; \"quoted\" words * and NEAR(x)", "finance", "alan@example.net", ticket.SeverityHigh},
+		{"VPN slow", "Latency over 900 ms", "network", "ada@example.com", ticket.SeverityMedium},
+		{"Laptop überhitzt", "Lüfter laut", "Hardware", "kurt@example.de", ticket.SeverityHigh},
+		{"Wiki page missing", "", "", "ada@example.com", ticket.SeverityLow},
+	}
+	var out []*ticket.Ticket
+	for i, sp := range specs {
+		tk := Make(time.Duration(i)*time.Minute, sp.sev)
+		tk.Title, tk.Description, tk.Category, tk.Reporter.Email = sp.title, sp.desc, sp.category, sp.email
+		out = append(out, mustCreate(t, s, tk))
+	}
+	// Some change later: acknowledged, and deliveries ended.
+	changed := func(i int, fn func(*ticket.Ticket) error) {
+		got, err := s.Update(ctx, out[i].ID, fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = got
+	}
+	changed(0, func(x *ticket.Ticket) error { return x.Transition(ticket.StatusAcknowledged, base) })
+	changed(1, func(x *ticket.Ticket) error { return x.FailDelivery("", "test", base) })
+	changed(3, func(x *ticket.Ticket) error {
+		x.BeginDelivery("e", []string{"outbox", "webhook:a"}, true, base)
+		x.ChannelDelivered("outbox", base)
+		return x.EndAttempt("e", []ticket.ChannelOutcome{{Channel: "webhook:a", Error: "HTTP 404", Permanent: true}}, base)
+	})
+	return out
+}
+
+func ids(ts []*ticket.Ticket) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+func testListSearch(t *testing.T, s ticket.Store) {
+	all := corpusOfTickets(t, s)
+	pick := func(idx ...int) []string {
+		var out []string
+		for i := len(all) - 1; i >= 0; i-- { // newest first
+			for _, j := range idx {
+				if i == j {
+					out = append(out, all[i].ID)
+				}
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    ticket.Filter
+		want []string
+	}{
+		{"QueryWord", ticket.Filter{Query: "vpn"}, pick(0, 3)},
+		{"QueryEveryWord", ticket.Filter{Query: "VPN lyon"}, pick(0)},
+		{"QueryPrefix", ticket.Filter{Query: "pay"}, pick(2)},
+		{"QueryDescription", ticket.Filter{Query: "tray"}, pick(1)},
+		{"QueryEmail", ticket.Filter{Query: "ada@example.com"}, pick(0, 3, 5)},
+		{"QueryID", ticket.Filter{Query: all[4].ID}, pick(4)},
+		{"QueryAccents", ticket.Filter{Query: "überhitzt"}, pick(4)},
+		{"QuerySyntaxIsText", ticket.Filter{Query: `"quoted" * NEAR(x)`}, pick(2)},
+		{"QueryNothing", ticket.Filter{Query: "kerberos"}, nil},
+		{"Notification", ticket.Filter{Notification: ticket.NotificationPartial}, pick(3)},
+		{"NotificationFailed", ticket.Filter{Notification: ticket.NotificationFailed}, pick(1)},
+		{"CategoryAnyCase", ticket.Filter{Category: "HARDWARE"}, pick(1, 4)},
+		{"CreatedRange", ticket.Filter{CreatedFrom: base.Add(time.Minute), CreatedTo: base.Add(3 * time.Minute)}, pick(1, 2)},
+		{"QueryAndFilter", ticket.Filter{Query: "vpn", Status: ticket.StatusOpen}, pick(3)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := listAll(t, s, tc.f)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("List(%+v)\n got %v\nwant %v", tc.f, got, tc.want)
+			}
+			// The one definition of the filter agrees.
+			var byMatch []string
+			for i := len(all) - 1; i >= 0; i-- {
+				if tc.f.Matches(all[i]) {
+					byMatch = append(byMatch, all[i].ID)
+				}
+			}
+			if fmt.Sprint(byMatch) != fmt.Sprint(tc.want) {
+				t.Errorf("Filter.Matches selects %v, want %v", byMatch, tc.want)
+			}
+		})
+	}
+	t.Run("UpdatedSince", func(t *testing.T) {
+		p, err := s.List(context.Background(), ticket.Filter{UpdatedSince: all[3].UpdatedAt.Add(-time.Nanosecond), Sort: ticket.SortFiled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, it := range p.Items {
+			found = found || it.ID == all[3].ID
+			if !it.UpdatedAt.After(all[3].UpdatedAt.Add(-time.Nanosecond)) {
+				t.Errorf("UpdatedSince returned %s updated %s, before the bound", it.ID, it.UpdatedAt)
+			}
+		}
+		if !found {
+			t.Errorf("UpdatedSince did not return the ticket changed last")
+		}
+	})
+	t.Run("Total", func(t *testing.T) {
+		p, err := s.List(context.Background(), ticket.Filter{Query: "vpn", Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != -1 && (p.Total != 2 || !p.TotalExact) {
+			t.Errorf("Total = %d (exact %v), want 2 (or -1: not counted)", p.Total, p.TotalExact)
+		}
+	})
+}
+
+func testListSorts(t *testing.T, s ticket.Store, opt Options) {
+	all := corpusOfTickets(t, s)
+	offered := map[ticket.Sort]bool{ticket.SortFiled: true, ticket.SortAge: true}
+	for _, so := range opt.Sorts {
+		offered[so] = true
+	}
+	for _, so := range ticket.Sorts {
+		t.Run(string(so), func(t *testing.T) {
+			if !offered[so] {
+				_, err := s.List(context.Background(), ticket.Filter{Sort: so})
+				if ticket.ErrorCode(err) != ticket.EINVALID {
+					t.Errorf("List(sort %s) = %v, want EINVALID (not offered here)", so, err)
+				}
+				return
+			}
+			want := append([]*ticket.Ticket(nil), all...)
+			sort.SliceStable(want, func(i, j int) bool {
+				a, b := want[i], want[j]
+				switch so {
+				case ticket.SortAge:
+					return a.CreatedAt.Before(b.CreatedAt)
+				case ticket.SortUpdated:
+					if !a.UpdatedAt.Equal(b.UpdatedAt) {
+						return a.UpdatedAt.After(b.UpdatedAt)
+					}
+					return a.ID > b.ID
+				case ticket.SortSeverity:
+					if a.Severity.Rank() != b.Severity.Rank() {
+						return a.Severity.Rank() < b.Severity.Rank()
+					}
+				}
+				return a.CreatedAt.After(b.CreatedAt)
+			})
+			got, _ := listAll(t, s, ticket.Filter{Sort: so, Limit: 2})
+			if fmt.Sprint(got) != fmt.Sprint(ids(want)) {
+				t.Errorf("List(sort %s, 2 a page)\n got %v\nwant %v", so, got, ids(want))
+			}
+		})
+	}
+	// A cursor of one sort is refused by another.
+	p, err := s.List(context.Background(), ticket.Filter{Sort: ticket.SortAge, Limit: 2})
+	if err != nil || p.NextCursor == "" {
+		t.Fatalf("List(age) = %v, %v", p.NextCursor, err)
+	}
+	if _, err := s.List(context.Background(), ticket.Filter{Sort: ticket.SortFiled, Limit: 2, Cursor: p.NextCursor}); ticket.ErrorCode(err) != ticket.EINVALID {
+		t.Errorf("a cursor of another sort: %v, want EINVALID", err)
 	}
 }
