@@ -60,6 +60,8 @@ type Config struct {
 	// storm slows reporters down instead of stranding tickets.
 	Backlog    func() int
 	MaxBacklog int
+	// Events, when set, serves GET /events (the live feed the store publishes changes to).
+	Events *Events
 	// Health, when set, proves the store can write; GET /healthz answers 503 while it fails.
 	// It is called at most once a second.
 	Health func(ctx context.Context) error
@@ -96,7 +98,10 @@ func New(c Config) http.Handler {
 	// authorizer, and the public GET /ticket/{id} function needs no access to the admin token.
 	s.mux.HandleFunc("GET /admin/tickets/{id}", s.admin(s.getTicket))
 	s.mux.HandleFunc("PATCH /ticket/{id}", s.admin(s.patchTicket))
+	s.mux.HandleFunc("POST /admin/tickets/bulk", s.admin(s.bulkTickets))
+	s.mux.HandleFunc("POST /admin/tickets/{id}/retry-notification", s.admin(s.retryNotification))
 	s.mux.HandleFunc("GET /admin/stats", s.admin(s.stats))
+	s.mux.HandleFunc("GET /events", s.admin(s.events))
 	s.mux.HandleFunc("GET /admin/executions", s.admin(s.listExecutions))
 	s.mux.HandleFunc("GET /admin/executions/{name}", s.admin(s.getExecution))
 	s.mux.HandleFunc("GET /admin/outbox", s.admin(s.outbox))

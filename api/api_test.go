@@ -542,3 +542,56 @@ func TestListSearchSortAndTotal(t *testing.T) {
 		t.Errorf("GET /ticket?notification=pending = %d %s, want all three", r.status, r.body)
 	}
 }
+
+func TestBulkActions(t *testing.T) {
+	f := newFixture(t)
+	var made []string
+	for range 3 {
+		r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+		var tk ticket.Ticket
+		json.Unmarshal(r.body, &tk)
+		made = append(made, tk.ID)
+	}
+	// One resolved already: resolving it again is that row's failure, not the request's.
+	f.do(t, "PATCH", "/ticket/"+made[2], "application/json", `{"status":"resolved"}`, admin())
+	body := `{"ids":["` + made[0] + `","` + made[1] + `","` + made[2] + `","no-such-ticket"],"action":"resolve"}`
+	r := f.do(t, "POST", "/admin/tickets/bulk", "application/json", body, admin())
+	var res struct {
+		Results []struct {
+			ID    string
+			OK    bool
+			Error *struct{ Status int }
+		}
+		Succeeded, Failed int
+	}
+	if err := json.Unmarshal(r.body, &res); err != nil || r.status != 200 {
+		t.Fatalf("bulk = %d %s", r.status, r.body)
+	}
+	if res.Succeeded != 2 || res.Failed != 2 || res.Results[2].Error == nil || res.Results[2].Error.Status != 409 || res.Results[3].Error.Status != 404 {
+		t.Errorf("bulk results = %s, want 2 resolved, one 409 (already), one 404", r.body)
+	}
+	for _, bad := range []string{`{"ids":[],"action":"resolve"}`, `{"ids":["a"],"action":"delete"}`, `{"ids":["a","a"],"action":"resolve"}`} {
+		if r := f.do(t, "POST", "/admin/tickets/bulk", "application/json", bad, admin()); r.status != 400 {
+			t.Errorf("bulk %s = %d, want 400", bad, r.status)
+		}
+	}
+	if r := f.do(t, "POST", "/admin/tickets/bulk", "application/json", body, nil); r.status != 401 {
+		t.Errorf("bulk without the token = %d, want 401", r.status)
+	}
+}
+
+func TestRetryNotification(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
+	var tk ticket.Ticket
+	json.Unmarshal(r.body, &tk)
+	if r := f.do(t, "POST", "/admin/tickets/"+tk.ID+"/retry-notification", "", "", admin()); r.status != 409 {
+		t.Errorf("retry of a pending notification = %d, want 409", r.status)
+	}
+	f.store.Update(context.Background(), tk.ID, func(x *ticket.Ticket) error { return x.FailDelivery("e", "test", time.Now()) })
+	before := f.starter.count()
+	r = f.do(t, "POST", "/admin/tickets/"+tk.ID+"/retry-notification", "", "", admin())
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"status":"PENDING"`)) || f.starter.count() != before+1 {
+		t.Errorf("retry of a failed notification = %d %s (%d starts), want PENDING and the workflow started", r.status, r.body, f.starter.count()-before)
+	}
+}

@@ -235,6 +235,9 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	defer db.Close()
 	store := sqlite.NewStore(db, []byte(cursorKey))
 	store.Log = log
+	live := api.NewEvents(0)
+	defer live.Close()
+	store.Changed = live.Ticket
 	executions := sqlite.NewExecutions(db)
 	box := outbox.New(filepath.Join(o.data, "outbox.jsonl"), nil)
 	defer box.Close()
@@ -281,6 +284,7 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		Log:         log,
 		CreateLimit: createLimit(o.createRate, o.createBurst),
 		Backlog:     workflows.Pending,
+		Events:      live,
 		MaxBacklog:  o.maxBacklog,
 	})
 	srv := &http.Server{
@@ -291,6 +295,8 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Live streams never end by themselves: close them first when shutting down.
+	srv.RegisterOnShutdown(live.Close)
 
 	if o.pprofAddr != "" {
 		if err := servePprof(o.pprofAddr, log); err != nil {

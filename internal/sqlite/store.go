@@ -20,6 +20,9 @@ type Store struct {
 	// Log receives rows that cannot be decoded (they are skipped, not served); nil means
 	// slog.Default().
 	Log *slog.Logger
+	// Changed, when set, is told of every ticket created (true) or changed, once committed
+	// (the live feed of the admin console). It runs in the writer: it must not block.
+	Changed func(t *ticket.Ticket, created bool)
 	// recent holds the tickets written lately, as committed, so that the next change to one
 	// (a workflow changes a ticket several times within moments) need not read and decode it
 	// again. Only the writer goroutine touches it.
@@ -44,8 +47,9 @@ func (s *Store) load(tx *Tx, id string) (*ticket.Ticket, error) {
 	return scanTicket(tx.QueryRow(selectTicket, id), id)
 }
 
-// remember stages t as written in this batch; once the batch commits, it is recent.
-func (s *Store) remember(tx *Tx, t *ticket.Ticket) {
+// remember stages t as written in this batch; once the batch commits, it is recent (and
+// Changed is told).
+func (s *Store) remember(tx *Tx, t *ticket.Ticket, created bool) {
 	first := true
 	if _, ok := tx.Staged(stagedTicket(t.ID)); ok {
 		first = false
@@ -56,6 +60,9 @@ func (s *Store) remember(tx *Tx, t *ticket.Ticket) {
 	}
 	id := t.ID
 	tx.OnCommit(func(staged map[any]any) {
+		if s.Changed != nil {
+			s.Changed(staged[stagedTicket(id)].(*ticket.Ticket), created)
+		}
 		if s.recent == nil {
 			s.recent = make(map[string]*ticket.Ticket, recentSize)
 		}
@@ -178,7 +185,7 @@ func create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, 
 func (s *Store) create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
 	stored, replayed, err := create(tx, t, idem)
 	if err == nil && !replayed {
-		s.remember(tx, stored)
+		s.remember(tx, stored, true)
 		count(tx, nil, stored)
 	}
 	return stored, replayed, err
@@ -271,7 +278,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 				return err
 			}
 		}
-		s.remember(tx, t)
+		s.remember(tx, t, false)
 		if before.status != t.Status || before.severity != t.Severity || before.ns != t.Notification.Status {
 			count(tx, &ticket.Ticket{Status: before.status, Severity: before.severity, Notification: ticket.Notification{Status: before.ns}}, t)
 		}

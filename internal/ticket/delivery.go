@@ -373,3 +373,26 @@ func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
+
+// RetryDelivery starts a delivery that ended PARTIAL or FAILED over, for the channels that
+// were not reached (those reached stay SENT and are not sent again): what an admin's "retry
+// notification" does. The run count starts over, since the previous runs ended with an
+// outcome. Any other status is ErrNoChange.
+func (t *Ticket) RetryDelivery(by string, now time.Time) error {
+	n := &t.Notification
+	if n.Status != NotificationPartial && n.Status != NotificationFailed {
+		return ErrNoChange
+	}
+	for i := range n.Channels {
+		if c := &n.Channels[i]; c.Status == NotificationFailed {
+			c.Status, c.NotBefore = NotificationPending, time.Time{}
+		}
+	}
+	n.Status, n.FinishedAt, n.Runs = NotificationPending, time.Time{}, 0
+	msg := "Delivery retried."
+	if by != "" {
+		msg = "Delivery retried by " + by + "."
+	}
+	t.AddTimeline(now, EventNotifyRetried, msg)
+	return nil
+}

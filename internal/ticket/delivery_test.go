@@ -185,3 +185,23 @@ func TestDeliveryID(t *testing.T) {
 		t.Errorf("DeliveryID: %q and %q; want stable per ticket and channel, distinct across channels", a, b)
 	}
 }
+
+func TestRetryDeliveryKeepsWhatWasReached(t *testing.T) {
+	tk := filed()
+	tk.BeginDelivery("exec-1", []string{"outbox", "webhook:a"}, true, t0)
+	tk.ChannelDelivered("outbox", t0)
+	tk.EndAttempt("exec-1", []ticket.ChannelOutcome{{Channel: "webhook:a", Error: "HTTP 410", Permanent: true}}, t0)
+	if err := tk.RetryDelivery("admin", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := tk.Notification; n.Status != ticket.NotificationPending || n.Runs != 0 || n.Channel("outbox").Status != ticket.NotificationSent || n.Channel("webhook:a").Status != ticket.NotificationPending {
+		t.Fatalf("after retry: %+v, want PENDING with the outbox still SENT and the webhook pending", n)
+	}
+	due, err := tk.BeginDelivery("exec-2", []string{"outbox", "webhook:a"}, true, t0)
+	if err != nil || len(due) != 1 || due[0].Channel != "webhook:a" {
+		t.Errorf("the retried run delivers %v (%v), want only the webhook", due, err)
+	}
+	if err := tk.RetryDelivery("admin", t0); !errors.Is(err, ticket.ErrNoChange) {
+		t.Errorf("retry while pending = %v, want ErrNoChange", err)
+	}
+}

@@ -86,6 +86,7 @@ const (
 	EventNotifyDelivered     = "notification.delivered"
 	EventNotifyChannelFailed = "notification.channel_failed"
 	EventNotifyRestarted     = "notification.restarted"
+	EventNotifyRetried       = "notification.retried"
 	EventNotifySent          = "notification.sent"
 	EventNotifyPartial       = "notification.partial"
 	EventNotifyFailed        = "notification.failed"

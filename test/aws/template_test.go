@@ -252,7 +252,7 @@ var functions = map[string]struct {
 	"CreateFunction":     {"api/create/", []string{"POST /ticket"}},
 	"GetFunction":        {"api/get/", []string{"GET /ticket/{id}"}},
 	"ScanFunction":       {"api/scan/", []string{"GET /ticket"}},
-	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "GET /admin/tickets/{id}", "PATCH /ticket/{id}"}},
+	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "GET /admin/tickets/{id}", "PATCH /ticket/{id}", "POST /admin/tickets/bulk", "POST /admin/tickets/{id}/retry-notification"}},
 	"AuthorizerFunction": {"api/authorizer/", nil},
 	"PublishFunction":    {"tasks/publish/", nil},
 	"RecordFunction":     {"tasks/record/", nil},
@@ -512,7 +512,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
 		"GetFunction":        {"dynamodb:GetItem"},
 		"ScanFunction":       {"dynamodb:Query", "ssm:GetParameter"},
-		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter"},
+		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter", "states:StartExecution"},
 		"AuthorizerFunction": {"ssm:GetParameter"},
 		"PublishFunction":    {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
 		"RecordFunction":     {"dynamodb:GetItem", "dynamodb:UpdateItem"},
@@ -791,12 +791,14 @@ func TestTemplateAdminAuthorizer(t *testing.T) {
 		}
 	}
 	for route, want := range map[string]string{
-		"GET /ticket":             "AdminToken",
-		"PATCH /ticket/{id}":      "AdminToken",
-		"GET /admin/stats":        "AdminToken",
-		"GET /admin/tickets/{id}": "AdminToken",
-		"POST /ticket":            "<nil>",
-		"GET /ticket/{id}":        "<nil>",
+		"GET /ticket":                                 "AdminToken",
+		"PATCH /ticket/{id}":                          "AdminToken",
+		"GET /admin/stats":                            "AdminToken",
+		"GET /admin/tickets/{id}":                     "AdminToken",
+		"POST /admin/tickets/bulk":                    "AdminToken",
+		"POST /admin/tickets/{id}/retry-notification": "AdminToken",
+		"POST /ticket":                                "<nil>",
+		"GET /ticket/{id}":                            "<nil>",
 	} {
 		if got := guarded[route]; got != want {
 			t.Errorf("%s authorizer = %s, want %s", route, got, want)
