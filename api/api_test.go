@@ -595,3 +595,11 @@ func TestRetryNotification(t *testing.T) {
 		t.Errorf("retry of a failed notification = %d %s (%d starts), want PENDING and the workflow started", r.status, r.body, f.starter.count()-before)
 	}
 }
+
+func TestEventsAfterCloseDoNotPanic(t *testing.T) {
+	e := api.NewEvents(2)
+	e.Ticket(&ticket.Ticket{ID: "a"}, true)
+	e.Close()
+	e.Ticket(&ticket.Ticket{ID: "b"}, false) // the store may still commit during shutdown
+	e.Close()
+}

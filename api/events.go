@@ -66,6 +66,9 @@ func (e *Events) Ticket(t *ticket.Ticket, created bool) {
 func (e *Events) publish(typ string, data json.RawMessage) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
 	e.ring = append(e.ring, Event{ID: e.next, Type: typ, Data: data})
 	e.next++
 	if over := len(e.ring) - e.keep; over > 0 {
