@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"io"
 	"log/slog"
@@ -602,4 +603,29 @@ func TestEventsAfterCloseDoNotPanic(t *testing.T) {
 	e.Close()
 	e.Ticket(&ticket.Ticket{ID: "b"}, false) // the store may still commit during shutdown
 	e.Close()
+}
+
+func TestEventsRingResumes(t *testing.T) {
+	e := api.NewEvents(3)
+	for _, id := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		e.Ticket(&ticket.Ticket{ID: id}, true)
+	}
+	// Kept: events 5, 6, 7.
+	got := func(from uint64) (ids []uint64, gone bool) {
+		evs, g, _, _ := api.EventsSince(e, from)
+		for _, ev := range evs {
+			ids = append(ids, ev.ID)
+		}
+		return ids, g
+	}
+	for _, tc := range []struct {
+		from uint64
+		want string
+		gone bool
+	}{{4, "[5 6 7]", false}, {5, "[6 7]", false}, {7, "[]", false}, {9, "[]", false}, {2, "[5 6 7]", true}} {
+		ids, gone := got(tc.from)
+		if fmt.Sprint(ids) != tc.want && !(tc.want == "[]" && len(ids) == 0) || gone != tc.gone {
+			t.Errorf("since(%d) = %v gone %v, want %s gone %v", tc.from, ids, gone, tc.want, tc.gone)
+		}
+	}
 }

@@ -71,8 +71,9 @@ func (e *Events) publish(typ string, data json.RawMessage) {
 	}
 	e.ring = append(e.ring, Event{ID: e.next, Type: typ, Data: data})
 	e.next++
-	if over := len(e.ring) - e.keep; over > 0 {
-		e.ring = append(e.ring[:0:0], e.ring[over:]...)
+	if len(e.ring) >= 2*e.keep {
+		// Trim in one copy once the slice has doubled: amortized O(1) per event.
+		e.ring = append(e.ring[:0:0], e.ring[len(e.ring)-e.keep:]...)
 	}
 	close(e.wake)
 	e.wake = make(chan struct{})
@@ -93,14 +94,18 @@ func (e *Events) Close() {
 func (e *Events) since(id uint64) (events []Event, gone bool, wake <-chan struct{}, closed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.ring) > 0 && id+1 < e.ring[0].ID {
+	ring := e.ring
+	if len(ring) > e.keep {
+		ring = ring[len(ring)-e.keep:]
+	}
+	if len(ring) > 0 && id+1 < ring[0].ID {
 		gone = true
 	}
-	for _, ev := range e.ring {
-		if ev.ID > id {
-			events = append(events, ev)
-		}
+	// IDs are consecutive: the events after id start at a known place.
+	if len(ring) > 0 && id >= ring[0].ID {
+		ring = ring[min(int(id-ring[0].ID+1), len(ring)):]
 	}
+	events = append(events, ring...)
 	return events, gone, e.wake, e.closed
 }
 

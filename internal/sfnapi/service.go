@@ -450,7 +450,8 @@ func (rn *run) record(events bool) *ticket.Execution {
 	}
 	if events {
 		for _, ev := range rn.events {
-			if b, err := json.Marshal(ev); err == nil {
+			// MarshalJSON directly: json.Marshal would validate and compact its output again.
+			if b, err := ev.MarshalJSON(); err == nil {
 				e.Events = append(e.Events, b)
 			}
 		}

@@ -27,7 +27,7 @@ const (
 )
 
 var (
-	encoder = must(zstd.NewWriter(nil, zstd.WithEncoderDictRaw(dictID, dictV1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+	encoder = must(zstd.NewWriter(nil, zstd.WithEncoderDictRaw(dictID, dictV1), zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true)))
 	decoder = must(zstd.NewReader(nil, zstd.WithDecoderDictRaw(dictID, dictV1), zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0))))
 )
