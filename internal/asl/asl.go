@@ -57,6 +57,18 @@ type RunOptions struct {
 	Clock        Clock          // default RealClock
 	Rand         func() float64 // [0,1) for JitterStrategy FULL; default math/rand
 	OnEvent      func(Event)    // called synchronously for every history event as it is appended
+	// Callbacks issues the task tokens of callback tasks (Resource ending in .waitForTaskToken)
+	// and passes them what is sent back. Default: a TaskTokens of the run's own, which nobody
+	// outside can answer, so such a task waits for its timeout.
+	Callbacks Callbacks
+	// Checkpoint, if set, is called synchronously with the execution's durable state at every
+	// transition between top-level states and within a Wait or callback task (see Checkpoint).
+	// It should return once the checkpoint is committed (made durable too when cp.Durable). If
+	// it fails the execution is suspended: Run returns it RUNNING as of the last checkpoint.
+	Checkpoint func(cp *Checkpoint) error
+	// Resume continues the execution of a checkpoint instead of starting one: its name, ARNs,
+	// input and start date are the checkpoint's, and Run's input is ignored.
+	Resume *Checkpoint
 }
 
 // DefaultStateMachineArn is used when RunOptions.StateMachineArn is empty.
@@ -74,10 +86,12 @@ const (
 // Execution is the outcome and history of one run.
 type Execution struct {
 	ExecutionArn, StateMachineArn, Name string
-	Status                              string // RUNNING SUCCEEDED FAILED TIMED_OUT ABORTED
-	StartDate                           time.Time
-	StopDate                            time.Time
-	Input, Output                       json.RawMessage // Output nil unless SUCCEEDED
-	Error, Cause                        string
-	Events                              []Event
+	// Status is RUNNING only for a checkpointed execution that was suspended (ErrSuspended, or a
+	// Checkpoint that failed): resume it from its last checkpoint.
+	Status        string // RUNNING SUCCEEDED FAILED TIMED_OUT ABORTED
+	StartDate     time.Time
+	StopDate      time.Time
+	Input, Output json.RawMessage // Output nil unless SUCCEEDED
+	Error, Cause  string
+	Events        []Event
 }

@@ -36,10 +36,19 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 // VirtualClock is a Clock whose Sleep advances Now instantly, for tests and
 // for fast local runs. It honours deadlines set by the engine (Task and
 // execution TimeoutSeconds): a Sleep past a deadline stops at the deadline and
-// returns context.DeadlineExceeded. It is safe for concurrent use.
+// returns context.DeadlineExceeded. Functions scheduled with At run when the
+// virtual time reaches them, so that something can happen "while" an execution
+// waits (a SendTaskSuccess after ten simulated minutes). It is safe for
+// concurrent use.
 type VirtualClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []virtualTimer // in time order, ties in scheduling order
+}
+
+type virtualTimer struct {
+	at time.Time
+	f  func()
 }
 
 // NewVirtualClock returns a VirtualClock reading start.
@@ -52,14 +61,69 @@ func (c *VirtualClock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d.
-func (c *VirtualClock) Advance(d time.Duration) {
+// At runs f when the virtual time reaches t: the Sleep or Advance that passes t
+// stops there, runs f (without the clock's lock: f may read the clock and
+// schedule more), and goes on unless f canceled the sleeper's context (an answer
+// to the task token it waits on), which then wakes at t. A t already past runs
+// at the next Sleep or Advance.
+func (c *VirtualClock) At(t time.Time, f func()) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	i := len(c.timers)
+	for i > 0 && c.timers[i-1].at.After(t) {
+		i--
+	}
+	c.timers = append(c.timers, virtualTimer{})
+	copy(c.timers[i+1:], c.timers[i:])
+	c.timers[i] = virtualTimer{at: t, f: f}
 }
 
-// Sleep advances Now by d, or up to the earliest engine deadline in ctx.
+// AfterFunc runs f once the virtual time has advanced by d (see At).
+func (c *VirtualClock) AfterFunc(d time.Duration, f func()) { c.At(c.Now().Add(d), f) }
+
+// due removes and returns the first timer at or before limit; the lock is held.
+func (c *VirtualClock) due(limit time.Time) (virtualTimer, bool) {
+	if len(c.timers) == 0 || c.timers[0].at.After(limit) {
+		return virtualTimer{}, false
+	}
+	t := c.timers[0]
+	c.timers = c.timers[1:]
+	return t, true
+}
+
+// runDue runs the timers due by limit in order, moving Now to each; the lock is
+// held on entry and on return. It stops early when ctx is done.
+func (c *VirtualClock) runDue(ctx context.Context, limit time.Time) error {
+	for {
+		t, ok := c.due(limit)
+		if !ok {
+			return nil
+		}
+		if t.at.After(c.now) {
+			c.now = t.at
+		}
+		c.mu.Unlock()
+		t.f()
+		c.mu.Lock()
+		if ctx != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// Advance moves the clock forward by d, running the timers due on the way.
+func (c *VirtualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	target := c.now.Add(d)
+	c.runDue(nil, target)
+	if target.After(c.now) {
+		c.now = target
+	}
+}
+
+// Sleep advances Now by d, or up to the earliest engine deadline in ctx,
+// running the timers due on the way.
 func (c *VirtualClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -67,13 +131,22 @@ func (c *VirtualClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	target := c.now.Add(d)
-	if dl, ok := virtualDeadline(ctx); ok && target.After(dl) {
+	dl, capped := virtualDeadline(ctx)
+	capped = capped && target.After(dl)
+	limit := target
+	if capped {
+		limit = dl
+	}
+	if err := c.runDue(ctx, limit); err != nil {
+		return err
+	}
+	if capped {
 		if dl.After(c.now) {
 			c.now = dl
 		}
 		return context.DeadlineExceeded
 	}
-	if d > 0 {
+	if target.After(c.now) {
 		c.now = target
 	}
 	return nil

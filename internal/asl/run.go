@@ -72,6 +72,12 @@ type evalEnv struct {
 	st                     *state
 	th                     *thread
 	enteredID, enteredPrev int64
+	entered                time.Time
+	// resume: the state in progress a resumed execution continues; attempt and
+	// retryCounts: the Task attempt running and its retriers' counts.
+	resume      *EnteredState
+	attempt     int
+	retryCounts []int
 
 	// JSONata $states
 	stateInput                any
@@ -118,6 +124,11 @@ type runner struct {
 	execCtx  *object
 	smCtx    *object
 	deadline time.Time
+
+	callbacks  Callbacks
+	checkpoint func(*Checkpoint) error
+	saved      int           // events covered by the last checkpoint
+	resume     *EnteredState // the top-level state in progress a resumed execution continues
 }
 
 // thread tracks previousEventId along one sequential path of events.
@@ -127,6 +138,8 @@ type thread struct {
 	// enteredText, when set, is the next StateEntered input text: the
 	// execution input exactly as the caller wrote it.
 	enteredText string
+	// top: the main thread of the machine's top-level states, the one checkpointed.
+	top bool
 }
 
 func (t *thread) emit(typ string, details any) int64 {
@@ -161,27 +174,46 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 	if opt.StateMachineArn == "" {
 		opt.StateMachineArn = DefaultStateMachineArn
 	}
+	if cp := opt.Resume; cp != nil {
+		opt.Name, opt.StateMachineArn, opt.ExecutionArn, input = cp.Name, cp.StateMachineArn, cp.ExecutionArn, cp.Input
+	}
 	execArn := opt.ExecutionArn
 	if execArn == "" {
 		execArn = strings.Replace(opt.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + opt.Name
 	}
-	r := &runner{m: m, clock: opt.Clock, rand: opt.Rand, invoker: opt.Invoker, onEvent: opt.OnEvent}
+	if opt.Callbacks == nil {
+		opt.Callbacks = NewTaskTokens()
+	}
+	r := &runner{m: m, clock: opt.Clock, rand: opt.Rand, invoker: opt.Invoker, onEvent: opt.OnEvent, callbacks: opt.Callbacks, checkpoint: opt.Checkpoint}
 	r.exec = &Execution{ExecutionArn: execArn, StateMachineArn: opt.StateMachineArn, Name: opt.Name, Status: StatusRunning, StartDate: r.clock.Now(), Input: input}
+	resuming := opt.Resume != nil && len(opt.Resume.Events) > 0
+	if opt.Resume != nil {
+		r.exec.StartDate = opt.Resume.StartDate
+	}
 	if parts := strings.Split(opt.StateMachineArn, ":"); len(parts) > 3 {
 		r.region = parts[3]
 	}
 	smName := opt.StateMachineArn[strings.LastIndex(opt.StateMachineArn, ":")+1:]
 	roleArn := "arn:aws:iam::000000000000:role/StepFunctionsLocal"
-	th := &thread{r: r}
+	th := &thread{r: r, top: true}
 	in, err := parseValue(input)
 	if err != nil {
 		r.finish(&failure{Error: "States.Runtime", Cause: "Invalid execution input: " + err.Error(), hasError: true, hasCause: true}, nil)
 		return r.exec
 	}
 	r.exec.Input = encodeJSON(in)
-	// AWS echoes the execution input text as given, both here and as the first state's input.
-	th.enteredText = inputText(input, in)
-	r.append("ExecutionStarted", 0, map[string]any{"input": th.enteredText, "inputDetails": payloadDetails{}, "roleArn": roleArn})
+	vars := newVarScope(nil)
+	start, stateInput := m.graph.startAt, any(in)
+	if resuming {
+		if start, stateInput, err = r.restore(opt.Resume, th, vars); err != nil {
+			r.finish(&failure{Error: "States.Runtime", Cause: "Cannot resume the execution: " + err.Error(), hasError: true, hasCause: true}, nil)
+			return r.exec
+		}
+	} else {
+		// AWS echoes the execution input text as given, both here and as the first state's input.
+		th.enteredText = inputText(input, in)
+		r.append("ExecutionStarted", 0, map[string]any{"input": th.enteredText, "inputDetails": payloadDetails{}, "roleArn": roleArn})
+	}
 	r.execCtx = obj("Id", execArn, "Input", in, "StartTime", isoTime(r.exec.StartDate), "Name", opt.Name, "RoleArn", roleArn, "RedriveCount", intNumber(0))
 	r.smCtx = obj("Id", opt.StateMachineArn, "Name", smName)
 	if m.graph.timeoutSeconds > 0 {
@@ -190,7 +222,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 		ctx, cancel = withDeadline(ctx, r.clock, r.deadline)
 		defer cancel()
 	}
-	out, f := r.runGraph(ctx, m.graph, in, th, newVarScope(nil))
+	out, f := r.runGraphFrom(ctx, m.graph, start, stateInput, th, vars, resuming)
 	if f == nil && len(encodeJSON(out)) > maxPayloadBytes {
 		f = named("States.DataLimitExceeded", "The state/task returned a result with a size exceeding the maximum number of bytes service limit.")
 	}
@@ -200,12 +232,20 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opt RunOptions
 
 // child is a runner for a distributed Map's child executions: same context, own history.
 func (r *runner) child() *runner {
-	c := &runner{m: r.m, clock: r.clock, rand: r.rand, invoker: r.invoker, region: r.region, execCtx: r.execCtx, smCtx: r.smCtx, deadline: r.deadline}
+	c := &runner{m: r.m, clock: r.clock, rand: r.rand, invoker: r.invoker, callbacks: r.callbacks, region: r.region, execCtx: r.execCtx, smCtx: r.smCtx, deadline: r.deadline}
 	c.exec = &Execution{ExecutionArn: r.exec.ExecutionArn, StateMachineArn: r.exec.StateMachineArn, Name: r.exec.Name}
 	return c
 }
 
 func (r *runner) finish(f *failure, out any) {
+	if f != nil && f.stop == statusSuspended {
+		// Left as the last checkpoint has it: what happened since is done again on resume.
+		r.mu.Lock()
+		r.exec.Events = r.exec.Events[:r.saved]
+		r.mu.Unlock()
+		r.exec.Status = StatusRunning
+		return
+	}
 	last := int64(0)
 	if n := len(r.exec.Events); n > 0 {
 		last = r.exec.Events[n-1].ID
@@ -221,7 +261,8 @@ func (r *runner) finish(f *failure, out any) {
 		r.append("ExecutionTimedOut", last, map[string]any{})
 	case f.stop == StatusAborted:
 		r.exec.Status = StatusAborted
-		r.append("ExecutionAborted", last, map[string]any{})
+		r.exec.Error, r.exec.Cause = f.Error, f.Cause
+		r.append("ExecutionAborted", last, errorDetails(f, nil))
 	default:
 		r.exec.Status = StatusFailed
 		r.exec.Error, r.exec.Cause = f.Error, f.Cause
@@ -246,7 +287,7 @@ func (r *runner) stopped(ctx context.Context) *failure {
 		if dl, ok := virtualDeadline(ctx); ok && !r.clock.Now().Before(dl) && !r.deadline.IsZero() {
 			return &failure{stop: StatusTimedOut}
 		}
-		return &failure{stop: StatusAborted}
+		return r.stopFailure(ctx)
 	}
 	return nil
 }
@@ -438,7 +479,11 @@ func errorMatches(st *state, list []string, f *failure) bool {
 			return true
 		case e == "States.ALL":
 			return true
-		case e == "States.TaskFailed" && st.typ == "Task" && f.Error != "States.Timeout":
+		case e == "States.TaskFailed" && st.typ == "Task" && !isTimeout(f):
+			return true
+		case e == "States.Timeout" && f.Error == "States.HeartbeatTimeout":
+			// A heartbeat timeout is a timeout too: the spec and AWS define States.Timeout as
+			// running longer than TimeoutSeconds or failing to heartbeat within HeartbeatSeconds.
 			return true
 		}
 	}

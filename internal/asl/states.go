@@ -10,9 +10,19 @@ import (
 )
 
 func (r *runner) runGraph(ctx context.Context, g *graph, input any, th *thread, vars *varScope) (any, *failure) {
-	name := g.startAt
+	return r.runGraphFrom(ctx, g, g.startAt, input, th, vars, false)
+}
+
+// runGraphFrom runs g from the state name; resumed: that state's checkpoint was taken already.
+func (r *runner) runGraphFrom(ctx context.Context, g *graph, name string, input any, th *thread, vars *varScope, resumed bool) (any, *failure) {
 	for {
 		st := g.states[name]
+		if !resumed {
+			if f := r.save(th, name, input, vars, nil, false); f != nil {
+				return nil, f
+			}
+		}
+		resumed = false
 		out, next, f := r.runState(ctx, st, input, th, vars)
 		if f != nil {
 			return nil, f
@@ -89,14 +99,26 @@ func (r *runner) runState(ctx context.Context, st *state, input any, th *thread,
 	if f := r.stopped(ctx); f != nil {
 		return nil, "", f
 	}
-	enteredPrev := th.last
-	enteredDetails := stateEnteredDetails(st.name, input)
-	if th.enteredText != "" {
-		enteredDetails["input"], th.enteredText = th.enteredText, ""
+	var enteredID, enteredPrev int64
+	entered := r.clock.Now()
+	rs := r.takeResume(th)
+	if rs != nil {
+		// Resumed within the state: it was entered before the restart.
+		enteredID, enteredPrev, entered = rs.EventID, rs.PreviousEventID, rs.EnteredTime
+		th.enteredText = ""
+		if st.typ != "Wait" && !(st.typ == "Task" && strings.HasSuffix(st.resource, callbackSuffix)) {
+			return nil, "", asFailure(runtimeErr("Cannot resume the execution within the %s state '%s'", st.typ, st.name))
+		}
+	} else {
+		enteredPrev = th.last
+		enteredDetails := stateEnteredDetails(st.name, input)
+		if th.enteredText != "" {
+			enteredDetails["input"], th.enteredText = th.enteredText, ""
+		}
+		enteredID = th.emit(st.typ+"StateEntered", enteredDetails)
 	}
-	enteredID := th.emit(st.typ+"StateEntered", enteredDetails)
-	ev := &evalEnv{input: input, ctx: r.contextObject(st, r.clock.Now(), nil), rand: r.rand, vars: vars, stateInput: input,
-		st: st, th: th, enteredID: enteredID, enteredPrev: enteredPrev}
+	ev := &evalEnv{input: input, ctx: r.contextObject(st, entered, nil), rand: r.rand, vars: vars, stateInput: input,
+		st: st, th: th, enteredID: enteredID, enteredPrev: enteredPrev, entered: entered, resume: rs}
 	defer func() {
 		if f != nil {
 			r.noteEvalFailed(ev, f)
@@ -295,27 +317,54 @@ func (r *runner) failState(st *state, ev *evalEnv) *failure {
 }
 
 func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *failure {
+	var wake time.Time
+	if ev.resume != nil {
+		wake = ev.resume.WakeAt
+	} else {
+		d, f := r.waitFor(st, eff, ev)
+		if f != nil || d <= 0 {
+			return f
+		}
+		wake = r.clock.Now().Add(d)
+		es := &EnteredState{EventID: ev.enteredID, PreviousEventID: ev.enteredPrev, EnteredTime: ev.entered, WakeAt: wake}
+		if f := r.save(ev.th, st.name, ev.stateInput, ev.vars, es, false); f != nil {
+			return f
+		}
+	}
+	if d := wake.Sub(r.clock.Now()); d > 0 {
+		if err := r.clock.Sleep(ctx, d); err != nil {
+			if f := r.stopped(ctx); f != nil {
+				return f
+			}
+			return &failure{stop: StatusTimedOut}
+		}
+	}
+	return nil
+}
+
+// waitFor is how long a Wait state waits.
+func (r *runner) waitFor(st *state, eff any, ev *evalEnv) (time.Duration, *failure) {
 	var d time.Duration
 	switch {
 	case st.jsonata && isExpr(st.f.val("Seconds")):
 		v, err := ev.evalExpr(st.f.val("Seconds").(string), "Seconds")
 		if err != nil {
-			return asFailure(err)
+			return 0, asFailure(err)
 		}
 		n, ok := asInteger(v)
 		if !ok || n < 0 {
-			return asFailure(queryError("Seconds", "The Seconds field must be a non-negative integer, but was: %s", encodeString(v)))
+			return 0, asFailure(queryError("Seconds", "The Seconds field must be a non-negative integer, but was: %s", encodeString(v)))
 		}
 		d = time.Duration(n) * time.Second
 	case st.jsonata && isExpr(st.f.val("Timestamp")):
 		v, err := ev.evalExpr(st.f.val("Timestamp").(string), "Timestamp")
 		if err != nil {
-			return asFailure(err)
+			return 0, asFailure(err)
 		}
 		s, _ := v.(string)
 		t, perr := parseTimestamp(s)
 		if perr != nil {
-			return asFailure(queryError("Timestamp", "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: %s", formatArg(v)))
+			return 0, asFailure(queryError("Timestamp", "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: %s", formatArg(v)))
 		}
 		d = t.Sub(r.clock.Now())
 	case st.seconds != nil:
@@ -325,47 +374,47 @@ func (r *runner) wait(ctx context.Context, st *state, eff any, ev *evalEnv) *fai
 	case st.secondsPath != nil:
 		v, err := ev.pathOn(st.secondsPath, eff)
 		if err != nil {
-			return asFailure(runtimeErr("Invalid path '%s' : %v", st.secondsPath.src, err))
+			return 0, asFailure(runtimeErr("Invalid path '%s' : %v", st.secondsPath.src, err))
 		}
 		n, ok := asInteger(v)
 		if _, isNum := v.(json.Number); !ok || (isNum && strings.ContainsAny(string(v.(json.Number)), ".eE")) {
-			return asFailure(runtimeErr("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.src, formatArg(v)))
+			return 0, asFailure(runtimeErr("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.src, formatArg(v)))
 		}
 		if n < 0 {
-			return asFailure(runtimeErr("The SecondsPath parameter references a negative value: %s == %d", st.secondsPath.src, n))
+			return 0, asFailure(runtimeErr("The SecondsPath parameter references a negative value: %s == %d", st.secondsPath.src, n))
 		}
 		d = time.Duration(n) * time.Second
 	case st.timestampPath != nil:
 		v, err := ev.pathOn(st.timestampPath, eff)
 		if err != nil {
-			return asFailure(runtimeErr("Invalid path '%s' : %v", st.timestampPath.src, err))
+			return 0, asFailure(runtimeErr("Invalid path '%s' : %v", st.timestampPath.src, err))
 		}
 		s, _ := v.(string)
 		t, perr := parseTimestamp(s)
 		if perr != nil {
-			return asFailure(runtimeErr("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.src, formatArg(v)))
+			return 0, asFailure(runtimeErr("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.src, formatArg(v)))
 		}
 		d = t.Sub(r.clock.Now())
 	}
 	if d > time.Duration(math.MaxInt32)*time.Second {
-		return asFailure(runtimeErr("Wait state delay is too long."))
+		return 0, asFailure(runtimeErr("Wait state delay is too long."))
 	}
-	if d <= 0 {
-		return nil
-	}
-	if err := r.clock.Sleep(ctx, d); err != nil {
-		if f := r.stopped(ctx); f != nil {
-			return f
-		}
-		return &failure{stop: StatusTimedOut}
-	}
-	return nil
+	return d, nil
 }
 
 // retryingState runs a Task, Parallel or Map state with its Retry and Catch.
 func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *evalEnv, th *thread) (any, string, *failure) {
 	counts := make([]int, len(st.retry))
-	for attempt := 0; ; attempt++ {
+	first := 0
+	if rs := ev.resume; rs != nil {
+		copy(counts, rs.RetryCounts)
+		first = rs.RetryCount
+	}
+	for attempt := first; ; attempt++ {
+		if attempt > first {
+			ev.resume = nil // only the attempt in progress is resumed
+		}
+		ev.attempt, ev.retryCounts = attempt, counts
 		var result any
 		var f *failure
 		eff := input
@@ -449,7 +498,7 @@ func (r *runner) retryingState(ctx context.Context, st *state, input any, ev *ev
 			}
 			f.scope(st, ev.enteredID)
 			errOut := obj("Error", f.Error)
-			if f.hasCause || f.Error == "States.Timeout" {
+			if f.hasCause || isTimeout(f) {
 				errOut.set("Cause", f.Cause)
 			}
 			cev := *ev
