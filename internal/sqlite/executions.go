@@ -26,6 +26,15 @@ func NewExecutions(db *DB) *Executions { return &Executions{db: db} }
 // SaveExecution implements ticket.ExecutionStore. The first save of an ARN fixes its order
 // among executions of the same name.
 func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) error {
+	rec, err := packExecution(x)
+	if err != nil {
+		return err
+	}
+	return e.db.writeOne(ctx, func(tx *Tx) error { return e.insert(tx, x, rec) })
+}
+
+// packExecution is the stored form of an execution: one compressed record [summary, events].
+func packExecution(x *ticket.Execution) ([]byte, error) {
 	// The events are JSON already: joined as they are, not re-encoded (json.Marshal would
 	// validate and compact each one again).
 	ev := make([]byte, 0, 2+len(x.Events)*256)
@@ -41,28 +50,29 @@ func (e *Executions) SaveExecution(ctx context.Context, x *ticket.Execution) err
 	summary.Events = nil
 	sum, err := json.Marshal(summary)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// One compressed record: [summary, events].
-	rec := pack(append(append(append(append([]byte{'['}, sum...), ','), ev...), ']'))
-	return e.db.writeOne(ctx, func(tx *Tx) error {
-		if e.seq == 0 {
-			// Once per process, through the index on seq: never a scan inside the writer.
-			var max sql.NullInt64
-			if err := tx.QueryRow(`SELECT MAX(seq) FROM executions`).Scan(&max); err != nil {
-				return err
-			}
-			e.seq = max.Int64
+	return pack(append(append(append(append([]byte{'['}, sum...), ','), ev...), ']')), nil
+}
+
+// insert writes an execution record with one statement (in the writer).
+func (e *Executions) insert(tx *Tx, x *ticket.Execution, rec []byte) error {
+	if e.seq == 0 {
+		// Once per process, through the index on seq: never a scan inside the writer.
+		var max sql.NullInt64
+		if err := tx.QueryRow(`SELECT MAX(seq) FROM executions`).Scan(&max); err != nil {
+			return err
 		}
-		_, err := tx.Exec(`INSERT INTO executions (arn, name, start_date, seq, summary, events, zrecord)
-			VALUES (?, ?, ?, ?, '', '', ?)
-			ON CONFLICT (arn) DO UPDATE SET summary = '', events = '', zrecord = excluded.zrecord`,
-			x.ExecutionArn, x.Name, ts(x.StartDate), e.seq+1, rec)
-		if err == nil {
-			e.seq++
-		}
-		return err
-	})
+		e.seq = max.Int64
+	}
+	_, err := tx.Exec(`INSERT INTO executions (arn, name, start_date, seq, summary, events, zrecord)
+		VALUES (?, ?, ?, ?, '', '', ?)
+		ON CONFLICT (arn) DO UPDATE SET summary = '', events = '', zrecord = excluded.zrecord`,
+		x.ExecutionArn, x.Name, ts(x.StartDate), e.seq+1, rec)
+	if err == nil {
+		e.seq++
+	}
+	return err
 }
 
 // Executions implements ticket.ExecutionStore.
@@ -142,7 +152,10 @@ func (e *Executions) DeleteBefore(ctx context.Context, cutoff time.Time, limit i
 		}
 		d, err := res.RowsAffected()
 		n = int(d)
-		return err
+		if err != nil {
+			return err
+		}
+		return deleteFinishedStandard(tx, cutoff, limit)
 	})
 	return n, err
 }

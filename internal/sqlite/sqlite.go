@@ -194,6 +194,10 @@ func Open(path string, now func() time.Time) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
+	if _, err := db.Exec(standardSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
 	if err := migrate(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
