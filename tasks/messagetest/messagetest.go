@@ -9,13 +9,68 @@ import (
 	"strings"
 	"time"
 
+	"github.com/incidentmanager/incidents/internal/sns"
 	"github.com/incidentmanager/incidents/internal/ticket"
+	"github.com/incidentmanager/incidents/internal/webhook"
 	"github.com/incidentmanager/incidents/tasks"
 )
 
-// SystemLabels start the lines whose values the system writes: a reporter forging one of
-// them (a fake "Link:" to a phishing page, a fake "Ticket:") is what this package catches.
-var SystemLabels = []string{tasks.LabelTicket, tasks.LabelFiled, tasks.LabelLink}
+// Channels renders t with cfg for every channel (the body and subject every channel gets,
+// the SNS subject, the webhook payload) and returns every problem found: a forged line, a
+// one-line field that is not one line, Slack text that is not escaped or not plain, a block
+// over Slack's limits. Nil means all is well.
+func Channels(t *ticket.Ticket, cfg ticket.Config) []string {
+	m := tasks.NewMessage(t, cfg)
+	link := ""
+	if cfg.SiteURL != "" {
+		link = ticket.OneLine(strings.TrimRight(cfg.SiteURL, "/") + "/#/admin/ticket/" + t.ID)
+	}
+	var problems []string
+	add := func(where string, ps []string) {
+		for _, p := range ps {
+			problems = append(problems, where+": "+p)
+		}
+	}
+	add("body", Forged(m.Body, t, link))
+	add("subject", OneLine(m.Subject))
+	if s := sns.Subject(m.Subject); len(s) >= 100 {
+		problems = append(problems, fmt.Sprintf("SNS subject: %d bytes, SNS takes fewer than 100", len(s)))
+	} else {
+		add("SNS subject", OneLine(s))
+	}
+	p := webhook.NewPayload(m)
+	add("webhook text", OneLine(p.Text))
+	if strings.ContainsAny(p.Text, "<>") || p.Mrkdwn {
+		problems = append(problems, fmt.Sprintf("webhook text %q is not Slack-escaped with mrkdwn off", p.Text))
+	}
+	if len(p.Blocks) > 50 {
+		problems = append(problems, fmt.Sprintf("webhook: %d blocks, Slack takes 50", len(p.Blocks)))
+	}
+	var sections []string
+	for i, b := range p.Blocks {
+		if b.Text == nil || b.Text.Type != "plain_text" || b.Text.Emoji {
+			problems = append(problems, fmt.Sprintf("webhook block %d is not plain_text without emoji codes: %+v", i, b))
+			continue
+		}
+		limit := 3000
+		if i == 0 {
+			limit = 150
+			if b.Type != "header" {
+				problems = append(problems, fmt.Sprintf("webhook block 0 is a %s, want the header", b.Type))
+			}
+			add("webhook header", OneLine(b.Text.Text))
+		} else {
+			sections = append(sections, b.Text.Text)
+		}
+		if n := len([]rune(b.Text.Text)); n > limit || n == 0 {
+			problems = append(problems, fmt.Sprintf("webhook block %d holds %d characters, Slack takes 1 to %d", i, n, limit))
+		}
+	}
+	// Each section starts a new line where Slack shows it: together they must read as a body
+	// without forged lines too.
+	add("webhook sections", Forged(strings.Join(sections, "\n")+"\n", t, link))
+	return problems
+}
 
 // Forged returns the problems of body as the rendering of t with link (empty: none): a line
 // that is not one of the labelled lines in their order, the description heading or a quoted
