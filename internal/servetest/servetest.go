@@ -115,6 +115,9 @@ func (s *Server) Line(t testing.TB, prefix string) string {
 	}
 }
 
+// PID is the server's process ID, to read its resource use from /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill ends the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
