@@ -7,12 +7,12 @@ ARGS  ?=
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go test-race corpus deps npm-deps chromium build bin lint bench clean
+.PHONY: run test test-go test-race fuzz corpus deps npm-deps chromium build bin lint bench clean
 
 run:
 	$(GO) run ./cmd/incidents serve $(ARGS)
 
-test: deps lint test-go test-race corpus
+test: deps lint test-go test-race fuzz corpus
 
 test-go:
 	$(GO) test -count=1 -timeout 40m ./...
@@ -21,6 +21,18 @@ test-go:
 # API, the engine's Map/Parallel) once more under the race detector.
 test-race:
 	$(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
+
+# A short bounded run of every fuzz target past its committed seed corpus (testdata/fuzz/):
+# what reporters send (decoding, validation), the list cursor, the notification rendering
+# (no forged line on any channel), and the ASL engine's JSONPath and intrinsic parsers.
+# FUZZTIME=10m make fuzz for a longer hunt; a failure leaves its input in testdata/fuzz/.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./api/:FuzzCreateTicket ./internal/jsonstrict/:FuzzDecode ./internal/ticket/:FuzzValidate \
+	./internal/ticket/:FuzzCursorDecode ./tasks/:FuzzNewMessage ./internal/asl/:FuzzJSONPath ./internal/asl/:FuzzIntrinsic
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$fn ($$pkg): $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1) in $(FUZZTIME), no failure"; done
 
 # The ASL engine against executions recorded on AWS Step Functions (../shared/asl-corpus):
 # the pass rate per category.
