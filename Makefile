@@ -18,9 +18,10 @@ test-go:
 	$(GO) test -count=1 -timeout 40m ./...
 
 # The packages where goroutines meet (group commit, workflow runner, leases, the Step Functions
-# API, the engine's Map/Parallel) once more under the race detector.
+# API, the engine's Map/Parallel, the throttle and the connection limit) once more under the
+# race detector.
 test-race:
-	$(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
+	$(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/ ./cmd/incidents/
 
 # A short bounded run of every fuzz target past its committed seed corpus (testdata/fuzz/):
 # what reporters send (decoding, validation), the list cursor, the notification rendering
