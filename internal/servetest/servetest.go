@@ -118,6 +118,9 @@ func (s *Server) Line(t testing.TB, prefix string) string {
 	}
 }
 
+// PID is the server's process ID, to read its resource use from /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill ends the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
@@ -129,9 +132,6 @@ func (s *Server) Kill(t testing.TB) {
 
 // Signal sends sig to the server.
 func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
-
-// PID is the server's process ID.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Wait waits up to timeout for the server to exit, and reports whether it did and its exit
 // error.

@@ -186,8 +186,10 @@ type Page struct {
 // Store keeps tickets durably. Every implementation passes the suite in storetest.
 type Store interface {
 	// Create stores t, which must have a new ID. With a non-empty idem.Key it returns the ticket
-	// already created under that key (replayed = true) instead, or an ECONFLICT error when the
-	// key was used with a different payload. A ticket Create returned without error is durable.
+	// already created under that key (replayed = true) instead, or an error when the key was
+	// used with a different payload: ErrIdempotencyKeyReused, or any ECONFLICT (which the API
+	// reads the same way, since the ID of a new ticket is fresh). A ticket Create returned
+	// without error is durable.
 	Create(ctx context.Context, t *Ticket, idem Idempotency) (stored *Ticket, replayed bool, err error)
 	// Get returns one ticket or ErrNotFound.
 	Get(ctx context.Context, id string) (*Ticket, error)
