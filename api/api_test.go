@@ -655,3 +655,29 @@ func TestEventsRingResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamsDoNotHoldInFlightSlots: an open live stream gives its in-flight slot back, so a
+// few admins watching the queue cannot starve every other request.
+func TestStreamsDoNotHoldInFlightSlots(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := api.New(api.Config{Store: sqlite.NewStore(db, []byte("k")), Events: api.NewEvents(0), AdminToken: func(context.Context) (string, error) { return token, nil }})
+	srv := httptest.NewServer(api.LimitInFlight(h, 1, nil))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /events = %v, %v", resp, err)
+	}
+	defer resp.Body.Close()
+	r, err := http.Get(srv.URL + "/healthz")
+	if err != nil || r.StatusCode != 200 {
+		t.Errorf("GET /healthz with a stream open and 1 slot = %v, %v; want 200", r, err)
+	}
+}

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +29,10 @@ func LimitInFlight(next http.Handler, n int, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			next.ServeHTTP(w, r)
+			var once sync.Once
+			release := func() { once.Do(func() { <-slots }) }
+			defer release()
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, release)))
 			return
 		default:
 		}
@@ -54,4 +58,14 @@ func LimitInFlight(next http.Handler, n int, log *slog.Logger) http.Handler {
 			RequestID: id,
 		})
 	})
+}
+
+type slotKey struct{}
+
+// releaseSlot gives back the in-flight slot of a request that turns into a long-lived stream
+// (GET /events): streams are bounded on their own and must not starve short requests.
+func releaseSlot(r *http.Request) {
+	if release, ok := r.Context().Value(slotKey{}).(func()); ok {
+		release()
+	}
 }
