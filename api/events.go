@@ -20,11 +20,11 @@ import (
 type Events struct {
 	streams chan struct{} // one slot per open stream
 	mu      sync.Mutex
-	ring   []Event
-	next   uint64 // ID of the next event
-	wake   chan struct{}
-	keep   int
-	closed bool
+	ring    []Event
+	next    uint64 // ID of the next event
+	wake    chan struct{}
+	keep    int
+	closed  bool
 }
 
 // Event is one entry of the feed.
