@@ -39,6 +39,9 @@ func startProcess(name string, args, env []string, logPath string) (*process, er
 	}
 	p := &process{cmd: exec.Command(name, args...), log: logf, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
+	// A bench that dies (killed, a panic) takes its servers with it: nothing it started
+	// outlives it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stderr = logf
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

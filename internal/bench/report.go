@@ -312,7 +312,11 @@ func (r *Report) Summary(w io.Writer) {
 			sizeName(s.Size), thousands(int(s.Create.Throughput+0.5)), ms(s.Execution.Delivered.P50), ms(s.Stats.P50), ms(s.List.P99), ms(s.Get.P99), kib(s.PerTicket()), ms(s.Ready))
 	}
 	if len(r.Files) > 0 {
-		p("Wrote %s (and %s) in %s; took %s.", r.Files[0], strings.Join(r.Files[1:], ", "), r.Options.Out, r.Took.Round(time.Second))
+		dir, err := filepath.Abs(r.Options.Out)
+		if err != nil {
+			dir = r.Options.Out
+		}
+		p("Wrote %s (and %s) in %s; took %s.", filepath.Join(dir, r.Files[0]), strings.Join(r.Files[1:], ", "), dir, r.Took.Round(time.Second))
 	}
 }
 
@@ -364,6 +368,8 @@ func drainText(x LoadResult) string {
 	switch {
 	case x.Target != "serve":
 		return ""
+	case x.Drained && x.Drain <= 0:
+		return "none left when the load stopped"
 	case x.Drained:
 		return "drained in " + ms(x.Drain)
 	case x.Runs > 1:
