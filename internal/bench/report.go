@@ -210,7 +210,7 @@ func (r *Report) markdown(w io.Writer) {
 	p("| `BENCH_DURATION` × `BENCH_RUNS` | %s × %d |", o.Duration, o.Runs)
 	p("| `BENCH_RATES` | %s |", joinFloats(o.Rates))
 	p("| `BENCH_OPEN_DURATION` × `BENCH_OPEN_RUNS` | %s × %d |", o.OpenDuration, o.OpenRuns)
-	p("| `BENCH_SIZES` (add `1m` for a million tickets: ~10 GiB of disk and several minutes today) | %s |", joinSizes(o.Sizes))
+	p("| `BENCH_SIZES` (add `1m` for a million tickets: about 8 GiB of disk and 4 more minutes of seeding today) | %s |", joinSizes(o.Sizes))
 	p("| `BENCH_SIZE_DURATION` | %s |", o.SizeDuration)
 	p("| `BENCH_DRAIN_TIMEOUT` | %s |", o.DrainTimeout)
 	p("| `BENCH_WARMUP` | %d |", o.Warmup)
@@ -259,16 +259,24 @@ func (r *Report) sizesMarkdown(p func(string, ...any)) {
 	row("… create → webhook p50 / p99; drain", func(s SizeResult) string { return deliveredText(s.Create) + "; " + drainText(s.Create) })
 	row("… errors", func(s SizeResult) string { return errorsText(s.Create.Errors) })
 	row("one execution: create → webhook p50 / p99", func(s SizeResult) string { return deliveredText(s.Execution) })
-	reads := func(d Dist) string {
+	reads := func(d Dist, asked int) string {
 		t := ms(d.P50) + " / " + ms(d.P99)
+		var notes []string
 		if bare1 != nil && bare1.Latency.P99 > 0 && d.N > 0 {
-			t += fmt.Sprintf(" (p99 %s bare)", ratio(float64(d.P99)/float64(bare1.Latency.P99)))
+			notes = append(notes, "p99 "+ratio(float64(d.P99)/float64(bare1.Latency.P99))+" bare")
+		}
+		if d.N < asked {
+			// The reads stop after readBudget: say how few the percentiles rest on.
+			notes = append(notes, fmt.Sprintf("only %d answered in %s", d.N, readBudget))
+		}
+		if len(notes) > 0 {
+			t += " (" + strings.Join(notes, "; ") + ")"
 		}
 		return t
 	}
-	row("`GET /admin/stats` p50 / p99", func(s SizeResult) string { return reads(s.Stats) })
-	row("`GET /ticket?limit=25` p50 / p99", func(s SizeResult) string { return reads(s.List) })
-	row("`GET /ticket/{id}` p50 / p99", func(s SizeResult) string { return reads(s.Get) })
+	row(fmt.Sprintf("`GET /admin/stats` p50 / p99 (%d requests)", statsReads), func(s SizeResult) string { return reads(s.Stats, statsReads) })
+	row(fmt.Sprintf("`GET /ticket?limit=25` p50 / p99 (%d)", listReads), func(s SizeResult) string { return reads(s.List, listReads) })
+	row(fmt.Sprintf("`GET /ticket/{id}` p50 / p99 (%d)", getReads), func(s SizeResult) string { return reads(s.Get, getReads) })
 	row("read errors", func(s SizeResult) string { return errorsText(s.ReadErrors) })
 	row("database on disk (file + WAL)", func(s SizeResult) string {
 		return fmt.Sprintf("%s (%s a ticket)", mib(s.DBBytes), kib(s.PerTicket()))
