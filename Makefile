@@ -77,9 +77,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run ./cmd/incidents asl validate --definition statemachine/notify.asl.json
 
-# Figures and ratios, not pass/fail: see README "Measured".
+# Figures and ratios, not pass/fail: the whole product over HTTP beside a bare net/http server,
+# and the in-process micro-benchmarks, written to BENCHMARKS.md and docs/bench/*.png. BENCH_*
+# variables change what it runs (BENCH_SIZES=10k,100k,1m adds a million tickets): see the
+# "Reproduce" table in BENCHMARKS.md.
 bench:
-	$(GO) test -tags bench -count=1 -run '^TestBenchReport$$' -v ./internal/bench/ | grep -v '^=== RUN'
+	$(GO) run ./cmd/incidents-bench
 
 # Build output only. ./data (the ticket database, the outbox and the admin token) is kept:
 # deleting it is make clean-data, asked for by name.
