@@ -125,7 +125,7 @@ func (r *Report) markdown(w io.Writer) {
 	p("")
 	p("- **bare**: a `net/http` server in a process of its own that decodes the JSON body of `POST /ticket`")
 	p("  and answers `201` with it: what this machine can do for an HTTP JSON request at all.")
-	p("- **serve**: `incidents serve --addr 127.0.0.1:0 --data <temp dir> --webhook <sink> --create-rate 0%s`", strings.TrimRight(" "+strings.Join(o.ServeArgs, " "), " "))
+	p("- **serve**: `incidents serve --addr 127.0.0.1:0 --data <temp dir> --webhook <sink> --create-rate 0 --create-client-rate 0%s`", strings.TrimRight(" "+strings.Join(o.ServeArgs, " "), " "))
 	p("  built as `make bin` builds it; SQLite with `synchronous=FULL` (a `201` waits for its fsync), the")
 	p("  workflow running, every ticket notified to the outbox and to a webhook sink in the bench process that")
 	p("  answers `200` at once and records when each ticket's notification arrived. Each measured run gets a")

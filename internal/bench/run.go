@@ -240,7 +240,7 @@ func (b *bench) startServe(dir string) (*process, string, error) {
 			return nil, "", err
 		}
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--webhook", b.sink.URL, "--create-rate", "0"}, b.opt.ServeArgs...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--webhook", b.sink.URL, "--create-rate", "0", "--create-client-rate", "0"}, b.opt.ServeArgs...)
 	p, err := startProcess(b.bin, args, nil, filepath.Join(b.tmp, fmt.Sprintf("serve-%d.log", b.runs)))
 	if err != nil {
 		return nil, "", err
