@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -85,11 +86,7 @@ func (f *Filter) Validate() error {
 	if f.Sort == "" {
 		f.Sort = SortFiled
 	}
-	valid := false
-	for _, s := range Sorts {
-		valid = valid || f.Sort == s
-	}
-	if !valid {
+	if !slices.Contains(Sorts, f.Sort) {
 		fe = append(fe, FieldError{Field: "sort", Message: "Sort must be one of filed, age, updated, severity."})
 	}
 	if f.Limit != 0 && (f.Limit < 1 || f.Limit > MaxLimit) {

@@ -6,6 +6,7 @@ package ticket
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,14 +36,7 @@ const (
 var Severities = []Severity{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow}
 
 // Valid reports whether s is one of Severities.
-func (s Severity) Valid() bool {
-	for _, v := range Severities {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s Severity) Valid() bool { return slices.Contains(Severities, s) }
 
 // Status is where a ticket is in its lifecycle.
 type Status string
@@ -57,14 +51,7 @@ const (
 var Statuses = []Status{StatusOpen, StatusAcknowledged, StatusResolved}
 
 // Valid reports whether s is one of Statuses.
-func (s Status) Valid() bool {
-	for _, v := range Statuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Reporter is the person who filed the ticket.
 type Reporter struct {
