@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go test-race corpus deps npm-deps chromium build bin lint bench clean clean-data
+.PHONY: run test test-go test-race fuzz corpus deps npm-deps chromium build bin lint bench clean clean-data
 
 # The server is exec'ed by the recipe's shell, so it is make's own child: Ctrl-C stops it
 # gracefully, and a make that is killed takes the server with it (go run would leave its child
@@ -18,15 +18,28 @@ run: bin
 	@echo "Starting build/incidents serve$(if $(ARGS), with your ARGS (not shown),) - stop it with Ctrl-C"
 	@exec build/incidents serve $(ARGS)
 
-test: deps lint test-go test-race corpus
+test: deps lint test-go test-race fuzz corpus
 
 test-go:
 	$(GO) test -count=1 -timeout 40m ./...
 
 # The packages where goroutines meet (group commit, workflow runner, leases, the Step Functions
-# API, the engine's Map/Parallel) once more under the race detector.
+# API, the engine's Map/Parallel, the throttle and the connection limit) once more under the
+# race detector.
 test-race:
-	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
+	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/ ./cmd/incidents/
+
+# A short bounded run of every fuzz target past its committed seed corpus (testdata/fuzz/):
+# what reporters send (decoding, validation), the list cursor, the notification rendering
+# (no forged line on any channel), and the ASL engine's JSONPath and intrinsic parsers.
+# FUZZTIME=10m make fuzz for a longer hunt; a failure leaves its input in testdata/fuzz/.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./api/:FuzzCreateTicket ./internal/jsonstrict/:FuzzDecode ./internal/ticket/:FuzzValidate \
+	./internal/ticket/:FuzzCursorDecode ./tasks/:FuzzNewMessage ./internal/asl/:FuzzJSONPath ./internal/asl/:FuzzIntrinsic
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$fn ($$pkg): $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1) in $(FUZZTIME), no failure"; done
 
 # The ASL engine against executions recorded on AWS Step Functions: the pass rate per category.
 # The corpus is optional (ASL_CORPUS, or ../shared/asl-corpus beside the checkout): without it
@@ -64,9 +77,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run ./cmd/incidents asl validate --definition statemachine/notify.asl.json
 
-# Figures and ratios, not pass/fail: see README "Measured".
+# Figures and ratios, not pass/fail: the whole product over HTTP beside a bare net/http server,
+# and the in-process micro-benchmarks, written to BENCHMARKS.md and docs/bench/*.png. BENCH_*
+# variables change what it runs (BENCH_SIZES=10k,100k,1m adds a million tickets): see the
+# "Reproduce" table in BENCHMARKS.md.
 bench:
-	$(GO) test -tags bench -count=1 -run '^TestBenchReport$$' -v ./internal/bench/ | grep -v '^=== RUN'
+	$(GO) run ./cmd/incidents-bench
 
 # Build output only. ./data (the ticket database, the outbox and the admin token) is kept:
 # deleting it is make clean-data, asked for by name.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/time/rate"
 
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
@@ -52,9 +51,12 @@ type Config struct {
 	RequestID func(r *http.Request) string
 	// StartTimeout bounds Starter.Start so a slow workflow service cannot hold the 201.
 	StartTimeout time.Duration
-	// CreateLimit throttles POST /ticket as a whole (as API Gateway's route throttling does
-	// on AWS); nil means no limit.
-	CreateLimit *rate.Limiter
+	// CreateLimit throttles POST /ticket per client address and in total (on AWS, API
+	// Gateway's route throttling does this in front of the Lambda); nil means no limit.
+	CreateLimit *Throttle
+	// ClientAddr names the client a request is charged to (nil: ClientAddr, the connection's
+	// address).
+	ClientAddr func(r *http.Request) string
 	// Backlog, when set, counts the notifications waiting to be delivered; while it is above
 	// MaxBacklog (> 0) POST /ticket answers 503 with Retry-After before storing anything, so a
 	// storm slows reporters down instead of stranding tickets.
@@ -86,6 +88,9 @@ func New(c Config) http.Handler {
 	}
 	if c.NewID == nil {
 		c.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	if c.ClientAddr == nil {
+		c.ClientAddr = ClientAddr
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 3 * time.Second
@@ -205,11 +210,8 @@ func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *server) isAdmin(r *http.Request) bool {
-	if s.AdminToken == nil {
-		return false
-	}
 	header := r.Header.Get("Authorization")
-	if !strings.HasPrefix(header, "Bearer ") {
+	if s.AdminToken == nil || header == "" {
 		return false
 	}
 	want, err := s.AdminToken(r.Context())

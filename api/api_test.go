@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
@@ -169,7 +167,7 @@ func TestBadRequests(t *testing.T) {
 		status                  int
 		fields                  []string
 	}{
-		{"ErrMalformedJSON", "application/json", `{"title":`, 400, nil},
+		{"ErrMalformedJSON", "application/json", `{"title":`, 400, []string{"title"}},
 		{"ErrNotAnObject", "application/json", `[1,2]`, 400, nil},
 		{"ErrTrailingData", "application/json", valid + `{}`, 400, nil},
 		{"ErrUnknownField", "application/json", `{"title":"x","priority":1,"reporter":{"name":"A","email":"a@b.co"}}`, 400, []string{"priority"}},
@@ -253,8 +251,8 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("workflow started %d times, want no start for a replay of a ticket already delivering", got)
 	}
 	other := f.do(t, "POST", "/ticket", "application/json", strings.Replace(valid, "VPN", "DNS", 1), key)
-	if other.status != http.StatusConflict {
-		t.Errorf("key reused with another body = %d %s, want 409", other.status, other.body)
+	if other.status != http.StatusUnprocessableEntity || other.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("key reused with another body = %d %s, want a 422 problem", other.status, other.body)
 	}
 }
 
@@ -457,7 +455,7 @@ func TestIfMatchIsStrict(t *testing.T) {
 	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
 	var tk ticket.Ticket
 	json.Unmarshal(r.body, &tk)
-	for _, tag := range []string{`"-1"`, `W/"1"`, `1`, `"x"`, `"2"`} {
+	for _, tag := range []string{`"-1"`, `W/"1"`, `"x"`, `"2"`, `"01"`} {
 		hdr := admin()
 		hdr["If-Match"] = tag
 		if r := f.do(t, "PATCH", "/ticket/"+tk.ID, "application/json", `{"status":"resolved"}`, hdr); r.status != http.StatusPreconditionFailed {
@@ -483,17 +481,45 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-func TestCreateThrottled(t *testing.T) {
-	f := newFixture(t, func(c *api.Config) { c.CreateLimit = rate.NewLimiter(rate.Every(time.Hour), 1) })
-	if r := f.do(t, "POST", "/ticket", "application/json", valid, nil); r.status != 201 {
-		t.Fatalf("first POST = %d, want 201", r.status)
+func TestCreateLimitd(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	client := "192.0.2.1"
+	f := newFixture(t, func(c *api.Config) {
+		c.CreateLimit = api.NewThrottle(api.ThrottleConfig{ClientRate: 0.5, ClientBurst: 2, GlobalRate: 1, GlobalBurst: 3, Now: clock})
+		c.ClientAddr = func(*http.Request) string { return client }
+	})
+	post := func() response { return f.do(t, "POST", "/ticket", "application/json", valid, nil) }
+	for i := range 2 {
+		if r := post(); r.status != 201 {
+			t.Fatalf("POST %d within the client's burst = %d %s, want 201", i+1, r.status, r.body)
+		}
 	}
-	r := f.do(t, "POST", "/ticket", "application/json", valid, nil)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Content-Type") != "application/problem+json" {
-		t.Errorf("second POST = %d Retry-After %q %s, want a 429 problem with Retry-After", r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"))
+	r := post()
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "2" || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("third POST from one client = %d Retry-After %q %s, want a 429 problem with Retry-After 2 (0.5/s)", r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"))
 	}
-	if n := f.count(t); n != 1 {
-		t.Errorf("%d tickets stored, want 1", n)
+	// Invalid bodies are refused before the throttle and cost nothing: another client
+	// still gets the last token of the global burst.
+	for range 20 {
+		if r := f.do(t, "POST", "/ticket", "application/json", `{"title":""}`, nil); r.status != 400 {
+			t.Fatalf("invalid POST = %d, want 400 (validation before throttling)", r.status)
+		}
+	}
+	client = "192.0.2.2"
+	if r := post(); r.status != 201 {
+		t.Fatalf("POST from a second client = %d %s, want 201 (own bucket, global burst 3)", r.status, r.body)
+	}
+	client = "192.0.2.3"
+	if r := post(); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "1" || !bytes.Contains(r.body, []byte("right now")) {
+		t.Errorf("POST past the global ceiling = %d Retry-After %q %s, want 429 from the global limit", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	now = now.Add(2 * time.Second)
+	if r := post(); r.status != 201 {
+		t.Errorf("POST from a third client after 2s = %d %s, want 201 (the refused client kept its token)", r.status, r.body)
+	}
+	if n := f.count(t); n != 4 {
+		t.Errorf("%d tickets stored, want 4", n)
 	}
 }
 
@@ -627,5 +653,31 @@ func TestEventsRingResumes(t *testing.T) {
 		if fmt.Sprint(ids) != tc.want && !(tc.want == "[]" && len(ids) == 0) || gone != tc.gone {
 			t.Errorf("since(%d) = %v gone %v, want %s gone %v", tc.from, ids, gone, tc.want, tc.gone)
 		}
+	}
+}
+
+// TestStreamsDoNotHoldInFlightSlots: an open live stream gives its in-flight slot back, so a
+// few admins watching the queue cannot starve every other request.
+func TestStreamsDoNotHoldInFlightSlots(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := api.New(api.Config{Store: sqlite.NewStore(db, []byte("k")), Events: api.NewEvents(0), AdminToken: func(context.Context) (string, error) { return token, nil }})
+	srv := httptest.NewServer(api.LimitInFlight(h, 1, nil))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /events = %v, %v", resp, err)
+	}
+	defer resp.Body.Close()
+	r, err := http.Get(srv.URL + "/healthz")
+	if err != nil || r.StatusCode != 200 {
+		t.Errorf("GET /healthz with a stream open and 1 slot = %v, %v; want 200", r, err)
 	}
 }

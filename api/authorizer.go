@@ -10,11 +10,12 @@ import (
 )
 
 // BearerMatches reports whether an Authorization header value carries token as a bearer
-// credential, comparing in constant time.
+// credential, comparing in constant time. The scheme name is case-insensitive (RFC 9110
+// §11.1: "bearer", "BEARER" and "Bearer" are one scheme); one or more spaces follow it.
 func BearerMatches(header, token string) bool {
-	got, ok := strings.CutPrefix(header, "Bearer ")
-	got = strings.TrimSpace(got)
-	if !ok || got == "" || token == "" {
+	scheme, got, ok := strings.Cut(strings.Trim(header, " \t"), " ")
+	got = strings.Trim(got, " \t")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || got == "" || token == "" {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1

@@ -21,13 +21,14 @@ type Problem struct {
 
 // statusOf maps application error codes to HTTP statuses: the one place that does.
 var statusOf = map[string]int{
-	ticket.EINVALID:      http.StatusBadRequest,
-	ticket.ENOTFOUND:     http.StatusNotFound,
-	ticket.ECONFLICT:     http.StatusConflict,
-	ticket.EUNAUTHORIZED: http.StatusUnauthorized,
-	ticket.EPRECONDITION: http.StatusPreconditionFailed,
-	ticket.EINTERNAL:     http.StatusInternalServerError,
-	ticket.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	ticket.EINVALID:       http.StatusBadRequest,
+	ticket.ENOTFOUND:      http.StatusNotFound,
+	ticket.ECONFLICT:      http.StatusConflict,
+	ticket.EUNAUTHORIZED:  http.StatusUnauthorized,
+	ticket.EPRECONDITION:  http.StatusPreconditionFailed,
+	ticket.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	ticket.EINTERNAL:      http.StatusInternalServerError,
+	ticket.EUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
 // fail writes err as a problem. Application errors show their message; anything else is

@@ -18,12 +18,13 @@ import (
 // than what is kept (it then reloads). On AWS, where a Lambda cannot hold a stream, the web
 // app polls GET /ticket?updatedSince= instead.
 type Events struct {
-	mu     sync.Mutex
-	ring   []Event
-	next   uint64 // ID of the next event
-	wake   chan struct{}
-	keep   int
-	closed bool
+	streams chan struct{} // one slot per open stream
+	mu      sync.Mutex
+	ring    []Event
+	next    uint64 // ID of the next event
+	wake    chan struct{}
+	keep    int
+	closed  bool
 }
 
 // Event is one entry of the feed.
@@ -50,7 +51,7 @@ func NewEvents(keep int) *Events {
 	if keep <= 0 {
 		keep = 1024
 	}
-	return &Events{next: 1, wake: make(chan struct{}), keep: keep}
+	return &Events{next: 1, wake: make(chan struct{}), keep: keep, streams: make(chan struct{}, MaxStreams)}
 }
 
 // Ticket publishes a ticket's creation or change. It never blocks: the store calls it from its
@@ -116,6 +117,10 @@ func (e *Events) last() uint64 {
 	return e.next - 1
 }
 
+// MaxStreams bounds the live streams open at once (each holds a connection and a goroutine);
+// beyond it GET /events answers 503 and the web app falls back to polling.
+const MaxStreams = 256
+
 // eventsHeartbeat keeps proxies from closing an idle stream.
 const eventsHeartbeat = 15 * time.Second
 
@@ -133,6 +138,16 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		from = n
 	}
+	select {
+	case s.Events.streams <- struct{}{}:
+		defer func() { <-s.Events.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		s.problem(w, r, http.StatusServiceUnavailable, "Too many live streams are open; poll instead, or try again later.", nil)
+		return
+	}
+	// A stream is bounded by the slot above, not by the requests-in-flight limit.
+	releaseSlot(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

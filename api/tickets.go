@@ -16,11 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/incidentmanager/incidents/internal/jsonstrict"
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
 
-// decode reads a JSON body strictly: application/json only, at most MaxBody bytes, no unknown
-// fields, one value. It writes the problem itself and reports whether decoding succeeded.
+// decode reads a JSON body strictly: application/json only, at most MaxBody bytes, then
+// jsonstrict (one object, valid UTF-8, no duplicate or unknown members, nothing after it,
+// bounded depth and numbers). It writes the problem itself and reports whether decoding
+// succeeded.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -37,61 +40,46 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		s.problem(w, r, http.StatusBadRequest, "The request body could not be read.", nil)
 		return false
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		s.problem(w, r, http.StatusBadRequest, jsonProblem(err), jsonFields(err))
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		s.problem(w, r, http.StatusBadRequest, "The request body must hold exactly one JSON object.", nil)
+	if err := jsonstrict.Decode(body, v); err != nil {
+		var je *jsonstrict.Error
+		if !errors.As(err, &je) {
+			s.fail(w, r, err)
+			return false
+		}
+		s.Log.DebugContext(r.Context(), "request body refused", "requestId", requestID(r.Context()), "err", je.Err)
+		if je.Field == "" {
+			s.problem(w, r, http.StatusBadRequest, je.Message, nil)
+		} else {
+			s.problem(w, r, http.StatusBadRequest, "The request body has an invalid member.", []ticket.FieldError{{Field: je.Field, Message: je.Message}})
+		}
 		return false
 	}
 	return true
 }
 
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "The request body is not valid JSON."
-	case errors.As(err, &typ):
-		return "A field has the wrong type."
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "The request body has a field this API does not know."
-	}
-	return "The request body is not valid JSON."
-}
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 128
 
-func jsonFields(err error) []ticket.FieldError {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) && typ.Field != "" {
-		return []ticket.FieldError{{Field: typ.Field, Message: "Must be a " + jsonType(typ.Type.Kind().String()) + "."}}
+// idempotencyKey reads the Idempotency-Key header: at most MaxIdempotencyKey visible ASCII
+// characters (a UUID is what the web app sends).
+func idempotencyKey(r *http.Request) (string, *ticket.Error) {
+	key := strings.Trim(r.Header.Get("Idempotency-Key"), " \t")
+	bad := func(msg string) *ticket.Error {
+		return &ticket.Error{Code: ticket.EINVALID, Message: "The Idempotency-Key header is not valid.", Fields: []ticket.FieldError{{Field: "Idempotency-Key", Message: msg}}}
 	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return []ticket.FieldError{{Field: strings.Trim(f, `"`), Message: "Unknown field."}}
+	if len(key) > MaxIdempotencyKey {
+		return "", bad(fmt.Sprintf("At most %d characters.", MaxIdempotencyKey))
 	}
-	return nil
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "struct", "map":
-		return "JSON object"
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return "", bad("Only visible ASCII characters, such as a UUID.")
+		}
 	}
-	return kind
+	return key, nil
 }
 
 func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if s.CreateLimit != nil && !s.CreateLimit.Allow() {
-		w.Header().Set("Retry-After", "1")
-		s.problem(w, r, http.StatusTooManyRequests, "Too many tickets are being filed right now; try again in a moment.", nil)
-		return
-	}
 	if s.Backlog != nil && s.MaxBacklog > 0 && s.Backlog() > s.MaxBacklog {
 		w.Header().Set("Retry-After", "2")
 		s.problem(w, r, http.StatusServiceUnavailable, "Too many notifications are waiting to go out; try again in a moment.", nil)
@@ -106,12 +94,26 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	idem := ticket.Idempotency{Key: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
-	if idem.Key != "" {
-		if len(idem.Key) > 128 {
-			s.problem(w, r, http.StatusBadRequest, "The Idempotency-Key header must be at most 128 characters.", []ticket.FieldError{{Field: "Idempotency-Key", Message: "At most 128 characters."}})
+	key, kerr := idempotencyKey(r)
+	if kerr != nil {
+		s.fail(w, r, kerr)
+		return
+	}
+	// Charged only now, after the cheap checks: invalid floods do not spend real reporters'
+	// budget.
+	if s.CreateLimit != nil {
+		if ok, perClient, wait := s.CreateLimit.Allow(s.ClientAddr(r)); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			msg := "Too many tickets are being filed right now; try again in a moment."
+			if perClient {
+				msg = "You are filing tickets faster than this service accepts; try again in a moment."
+			}
+			s.problem(w, r, http.StatusTooManyRequests, msg, nil)
 			return
 		}
+	}
+	idem := ticket.Idempotency{Key: key}
+	if idem.Key != "" {
 		canon, _ := json.Marshal(in)
 		sum := sha256.Sum256(canon)
 		idem.Hash = hex.EncodeToString(sum[:])
@@ -121,6 +123,11 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithoutCancel(ctx)
 	t, replayed, err := s.Store.Create(ctx, ticket.New(s.NewID(), in, s.Now()), idem)
 	if err != nil {
+		if idem.Key != "" && ticket.ErrorCode(err) == ticket.ECONFLICT {
+			// With a fresh ID, the only conflict Store.Create reports is the key reused with
+			// another payload (the stores still call it ECONFLICT).
+			err = ticket.ErrIdempotencyKeyReused
+		}
 		s.fail(w, r, err)
 		return
 	}
@@ -139,7 +146,18 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 		s.start(ctx, log, t)
 	}
 	w.Header().Set("Location", "/ticket/"+t.ID)
-	writeJSON(w, http.StatusCreated, t)
+	w.Header().Set("ETag", etag(t.Version))
+	writeJSON(w, http.StatusCreated, s.view(w, r, t))
+}
+
+// view is what r may see of t: the whole ticket for admins, the public view for everyone
+// else, whichever route answers (create, its replay, get).
+func (s *server) view(w http.ResponseWriter, r *http.Request, t *ticket.Ticket) *ticket.Ticket {
+	w.Header().Add("Vary", "Authorization")
+	if s.isAdmin(r) {
+		return t
+	}
+	return t.Public()
 }
 
 // start kicks off the workflow. The ticket is already durable and acknowledged either way: a
@@ -168,11 +186,7 @@ func (s *server) getTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", etag(t.Version))
-	w.Header().Add("Vary", "Authorization")
-	if !s.isAdmin(r) {
-		t = t.Public()
-	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, s.view(w, r, t))
 }
 
 func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
@@ -269,18 +283,13 @@ func (s *server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	want := -1
-	if m := strings.TrimSpace(r.Header.Get("If-Match")); m != "" && m != "*" {
-		// If-Match compares strongly (RFC 9110 §13.1.1): a weak or foreign tag never matches.
-		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(m, `"`), `"`), 10, 31)
-		if err != nil || !strings.HasPrefix(m, `"`) {
-			s.fail(w, r, ticket.ErrVersionMismatch)
-			return
-		}
-		want = int(n)
+	pre, ok := parseIfMatch(r.Header.Values("If-Match"))
+	if !ok {
+		s.fail(w, r, &ticket.Error{Code: ticket.EINVALID, Message: "The If-Match header is not valid.", Fields: []ticket.FieldError{{Field: "If-Match", Message: `Send "*" or the ETag from GET, such as "3", quotes included.`}}})
+		return
 	}
 	t, err := s.Store.Update(r.Context(), r.PathValue("id"), func(t *ticket.Ticket) error {
-		if want >= 0 && t.Version != want {
+		if !pre.matches(t.Version) {
 			return ticket.ErrVersionMismatch
 		}
 		return t.Transition(in.Status, s.Now())

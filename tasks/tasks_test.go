@@ -185,21 +185,6 @@ func TestRecord(t *testing.T) {
 	}
 }
 
-func TestNewMessage(t *testing.T) {
-	tk := storetest.Make(0, ticket.SeverityHigh)
-	tk.Title = strings.Repeat("T", 150)
-	m := tasks.NewMessage(tk, ticket.Config{SubjectPrefix: "[Ops]", SiteURL: "https://help.example.com/"})
-	if n := len([]rune(m.Subject)); n > 99 || !strings.HasPrefix(m.Subject, "[Ops] high: ") {
-		t.Errorf("subject %q (%d runes), want a prefixed subject under 100 runes (SNS limit)", m.Subject, n)
-	}
-	if want := "https://help.example.com/#/admin/ticket/" + tk.ID; m.Link != want || !strings.Contains(m.Body, want) {
-		t.Errorf("link %q, want %q in the body too", m.Link, want)
-	}
-	if !strings.Contains(m.Body, tk.Description) || !strings.Contains(m.Body, tk.Reporter.Email) {
-		t.Errorf("body lacks the description or the reporter: %q", m.Body)
-	}
-}
-
 // slowChannel takes a while to accept, so two executions overlap on it.
 type slowChannel struct {
 	mu   sync.Mutex

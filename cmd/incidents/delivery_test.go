@@ -107,7 +107,7 @@ func pending(ts []ticket.Ticket) (n int) {
 // TestClientHangsUpAfterSending: reporters whose connection drops right after the request went
 // out still get a ticket whose notification is sent, without waiting for a sweep.
 func TestClientHangsUpAfterSending(t *testing.T) {
-	s := startServer(t, t.TempDir(), "--create-rate", "0")
+	s := startServer(t, t.TempDir(), "--create-rate", "0", "--create-client-rate", "0", "--max-in-flight", "0")
 	addr := strings.TrimPrefix(s.URL, "http://")
 	const n = 400
 	var wg sync.WaitGroup
@@ -151,7 +151,7 @@ func TestRestartMidDeliveryNoDuplicates(t *testing.T) {
 	hook := httptest.NewServer(rec)
 	defer hook.Close()
 	dir := t.TempDir()
-	s := startServer(t, dir, "--webhook", hook.URL, "--create-rate", "0")
+	s := startServer(t, dir, "--webhook", hook.URL, "--create-rate", "0", "--create-client-rate", "0")
 	const n = 16
 	var ids []string
 	for i := range n {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"golang.org/x/time/rate"
 
 	"github.com/incidentmanager/incidents/api"
 	"github.com/incidentmanager/incidents/internal/lambdainvoke"
@@ -48,6 +47,7 @@ type serveOptions struct {
 	workers       int
 	createRate    float64
 	createBurst   int
+	limits        serverLimits
 	logFormat     string
 	logLevel      string
 	// The Step Functions API (JSON 1.0) for the AWS code path on one machine.
@@ -81,8 +81,9 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.subjectPrefix, "subject-prefix", ticket.DefaultConfig().SubjectPrefix, "start every notification subject with `TEXT`")
 	fs.BoolVar(&o.notify, "notifications", true, "send notifications (false: the kill switch; tickets record FAILED)")
 	fs.IntVar(&o.workers, "workers", 256, "workflow executions run at once, at most (they mostly wait on the network)")
-	fs.Float64Var(&o.createRate, "create-rate", 50, "tickets filed per second, at most, on average (0: no limit)")
-	fs.IntVar(&o.createBurst, "create-burst", 100, "tickets filed at once, at most, above --create-rate")
+	fs.Float64Var(&o.createRate, "create-rate", 50, "tickets filed per second by all clients together, at most, on average (0: no limit)")
+	fs.IntVar(&o.createBurst, "create-burst", 100, "tickets filed at once by all clients together, at most, above --create-rate")
+	o.limits.register(fs)
 	fs.StringVar(&o.logFormat, "log-format", "text", "log as `text` or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.sfnAddr, "sfn-addr", "", "also serve the Step Functions API (StartExecution, DescribeExecution, ...) on `HOST:PORT`, running notify.asl.json in this engine")
@@ -187,14 +188,6 @@ func secretFile(path string) (string, error) {
 	return s, nil
 }
 
-// createLimit is the POST /ticket throttle, or nil when rate is 0.
-func createLimit(perSecond float64, burst int) *rate.Limiter {
-	if perSecond <= 0 {
-		return nil
-	}
-	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
-}
-
 // outboxEntries adapts the outbox to the API's reader.
 type outboxEntries struct{ *outbox.Outbox }
 
@@ -211,8 +204,8 @@ func (o outboxEntries) Entries(ctx context.Context, ticketID string, limit int) 
 }
 
 func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logger) error {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	if err := secureDataDir(o.data, log); err != nil {
+		return err
 	}
 	unlock, err := lockDataDir(o.data)
 	if err != nil {
@@ -282,19 +275,12 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		AdminToken:  func(context.Context) (string, error) { return token, nil },
 		Health:      store.Ping,
 		Log:         log,
-		CreateLimit: createLimit(o.createRate, o.createBurst),
+		CreateLimit: o.limits.createThrottle(o.createRate, o.createBurst),
 		Backlog:     workflows.Pending,
 		Events:      live,
 		MaxBacklog:  o.maxBacklog,
 	})
-	srv := &http.Server{
-		Handler:           site(handler, siteConfig{mode: "local"}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(site(handler, siteConfig{mode: "local"}), log, o.limits)
 	// Live streams never end by themselves: close them first when shutting down.
 	srv.RegisterOnShutdown(live.Close)
 

@@ -115,6 +115,9 @@ func (p *intrinsicParser) call() (*intrinsicCall, error) {
 }
 
 func (p *intrinsicParser) arg() (intrinsicArg, error) {
+	if p.i >= len(p.s) {
+		return intrinsicArg{}, fmt.Errorf("unterminated call")
+	}
 	switch c := p.s[p.i]; {
 	case c == '\'':
 		p.i++

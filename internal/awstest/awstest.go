@@ -9,13 +9,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/incidentmanager/incidents/internal/servetest"
 )
 
 // Region is the region every test client uses.
@@ -33,23 +33,7 @@ func Config(endpoint string) aws.Config {
 }
 
 // RepoRoot returns the module root (the folder with go.mod) above the test's directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("awstest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot(t testing.TB) string { return servetest.RepoRoot(t) }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago, for tools that
 // must be told their port rather than handed a listener.

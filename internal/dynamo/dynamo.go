@@ -248,7 +248,7 @@ func (s *Store) replay(ctx context.Context, id string, idem ticket.Idempotency, 
 		return nil, false, fmt.Errorf("unmarshal idempotency key: %w", err)
 	}
 	if rec.Hash != idem.Hash {
-		return nil, false, ticket.Errorf(ticket.ECONFLICT, "This Idempotency-Key was already used with a different request.")
+		return nil, false, ticket.ErrIdempotencyKeyReused
 	}
 	t, err := s.Get(ctx, rec.TicketID)
 	if err != nil {

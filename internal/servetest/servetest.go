@@ -118,6 +118,9 @@ func (s *Server) Line(t testing.TB, prefix string) string {
 	}
 }
 
+// PID is the server's process ID, to read its resource use from /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill ends the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
@@ -129,9 +132,6 @@ func (s *Server) Kill(t testing.TB) {
 
 // Signal sends sig to the server.
 func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
-
-// PID is the server's process ID.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Wait waits up to timeout for the server to exit, and reports whether it did and its exit
 // error.
@@ -179,4 +179,23 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// RepoRoot returns the module root (the folder with go.mod) above the test's directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

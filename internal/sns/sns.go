@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -71,21 +70,19 @@ func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 }
 
 // Subject makes s acceptable as an SNS subject, which must be printable ASCII without line
-// breaks, start with a letter, digit or punctuation, and be under 100 characters. A ticket
+// breaks, start with a letter, digit or punctuation, and be under 100 characters: every kind
+// of line break and control character becomes a space (ticket.OneLine), direction overrides
+// go, other non-ASCII characters become "?". A ticket
 // title can be anything, and a rejected subject would fail the notification for good; the full
 // title is still the first line of the body.
 func Subject(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range ticket.OneLine(s) { // line breaks and controls are spaces by now
 		switch {
 		case r == '…':
 			b.WriteString("...")
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
 		case r >= 0x20 && r < 0x7f:
 			b.WriteRune(r)
-		case r < utf8.RuneSelf:
-			// other control characters are dropped
 		default:
 			b.WriteByte('?')
 		}

@@ -53,6 +53,10 @@ func TestSubject(t *testing.T) {
 		{"Ellipsis", "a…", "a..."},
 		{"LineBreaks", "a\nb\r\tc", "a b  c"},
 		{"Empty", " \x01 ", "Incident"},
+		{"ForgedLineLF", "x\nLink: https://evil.example/", "x Link: https://evil.example/"},
+		{"ForgedLineUnicode", "x\u2028Ticket: 1\u0085y", "x Ticket: 1 y"},
+		{"ANSIEscape", "\x1b[31mred\x1b[0m\x7f", "[31mred [0m"},
+		{"BidiOverride", "a\u202eb", "ab"},
 		{"Long", strings.Repeat("x", 150), strings.Repeat("x", 96) + "..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -162,7 +162,7 @@ func create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, 
 		err := tx.QueryRow(`SELECT hash, ticket_id FROM idempotency_keys WHERE key = ?`, idem.Key).Scan(&hash, &id)
 		switch {
 		case err == nil && hash != idem.Hash:
-			return nil, false, ticket.Errorf(ticket.ECONFLICT, "This Idempotency-Key was already used with a different request.")
+			return nil, false, ticket.ErrIdempotencyKeyReused
 		case err == nil:
 			prev, err := scanTicket(tx.QueryRow(selectTicket, id), id)
 			return prev, err == nil, err

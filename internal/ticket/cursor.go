@@ -30,7 +30,9 @@ func (c *Cursor) Encode(pos any) (string, error) {
 // Decode opens s into pos. Anything malformed or tampered with is an EINVALID error.
 func (c *Cursor) Decode(s string, pos any) error {
 	bad := &Error{Code: EINVALID, Message: "The cursor is not valid.", Fields: []FieldError{{Field: "cursor", Message: "Use the nextCursor of a previous page unchanged."}}}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: one string per position, so no altered cursor (not even unused trailing bits)
+	// is accepted.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) <= tagSize {
 		return bad
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,14 +31,7 @@ const (
 var NotificationStatuses = []NotificationStatus{NotificationPending, NotificationSent, NotificationPartial, NotificationFailed}
 
 // Valid reports whether s is one of NotificationStatuses.
-func (s NotificationStatus) Valid() bool {
-	for _, v := range NotificationStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s NotificationStatus) Valid() bool { return slices.Contains(NotificationStatuses, s) }
 
 // Final reports whether delivery has ended: nothing more will be sent.
 func (s NotificationStatus) Final() bool {

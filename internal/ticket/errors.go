@@ -17,6 +17,9 @@ const (
 	// EUNAVAILABLE: the store cannot take writes right now (disk full or read-only, I/O
 	// errors); worth a retry soon.
 	EUNAVAILABLE = "unavailable"
+	// EUNPROCESSABLE is a well-formed request that cannot be carried out as sent, such as an
+	// Idempotency-Key reused with a different body.
+	EUNPROCESSABLE = "unprocessable"
 )
 
 // FieldError names one invalid field by its JSON path.
@@ -80,6 +83,13 @@ var ErrExecutionNotFound = &Error{Code: ENOTFOUND, Message: "Execution not found
 
 // ErrVersionMismatch is returned when an If-Match precondition fails.
 var ErrVersionMismatch = &Error{Code: EPRECONDITION, Message: "The ticket has changed since you read it; reload and try again."}
+
+// ErrIdempotencyKeyReused is returned when an Idempotency-Key comes back with a different
+// body: retrying cannot help, the client must use a new key (IETF
+// draft-ietf-httpapi-idempotency-key-header: 422; 409 is for a request with that key still
+// in progress, which the stores cannot observe because they write the key and the ticket in
+// one transaction, so a concurrent duplicate waits for the first and gets its replay).
+var ErrIdempotencyKeyReused = &Error{Code: EUNPROCESSABLE, Message: "This Idempotency-Key was already used with a different request; send a new key for a new ticket."}
 
 // TransientError is a delivery failure worth retrying (5xx, timeout, refused connection,
 // throttling). Its Go type name is the Step Functions error name that Retry matches.

@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -85,11 +86,7 @@ func (f *Filter) Validate() error {
 	if f.Sort == "" {
 		f.Sort = SortFiled
 	}
-	valid := false
-	for _, s := range Sorts {
-		valid = valid || f.Sort == s
-	}
-	if !valid {
+	if !slices.Contains(Sorts, f.Sort) {
 		fe = append(fe, FieldError{Field: "sort", Message: "Sort must be one of filed, age, updated, severity."})
 	}
 	if f.Limit != 0 && (f.Limit < 1 || f.Limit > MaxLimit) {
@@ -186,8 +183,10 @@ type Page struct {
 // Store keeps tickets durably. Every implementation passes the suite in storetest.
 type Store interface {
 	// Create stores t, which must have a new ID. With a non-empty idem.Key it returns the ticket
-	// already created under that key (replayed = true) instead, or an ECONFLICT error when the
-	// key was used with a different payload. A ticket Create returned without error is durable.
+	// already created under that key (replayed = true) instead, or an error when the key was
+	// used with a different payload: ErrIdempotencyKeyReused, or any ECONFLICT (which the API
+	// reads the same way, since the ID of a new ticket is fresh). A ticket Create returned
+	// without error is durable.
 	Create(ctx context.Context, t *Ticket, idem Idempotency) (stored *Ticket, replayed bool, err error)
 	// Get returns one ticket or ErrNotFound.
 	Get(ctx context.Context, id string) (*Ticket, error)

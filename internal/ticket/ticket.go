@@ -6,9 +6,9 @@ package ticket
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Limits on what a reporter may send. They are checked here, once, and mirrored by the web form.
@@ -36,14 +36,7 @@ const (
 var Severities = []Severity{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow}
 
 // Valid reports whether s is one of Severities.
-func (s Severity) Valid() bool {
-	for _, v := range Severities {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s Severity) Valid() bool { return slices.Contains(Severities, s) }
 
 // Status is where a ticket is in its lifecycle.
 type Status string
@@ -58,14 +51,7 @@ const (
 var Statuses = []Status{StatusOpen, StatusAcknowledged, StatusResolved}
 
 // Valid reports whether s is one of Statuses.
-func (s Status) Valid() bool {
-	for _, v := range Statuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Reporter is the person who filed the ticket.
 type Reporter struct {
@@ -155,53 +141,38 @@ type NewTicket struct {
 	Reporter    Reporter `json:"reporter"`
 }
 
-// Normalize trims surrounding white space and applies defaults.
+// Normalize puts every field in its stored form (the text policy in text.go: NFC, a
+// description's line breaks as LF, surrounding white space trimmed) and applies defaults.
 func (n *NewTicket) Normalize() {
-	n.Title = strings.TrimSpace(n.Title)
-	n.Description = strings.TrimSpace(n.Description)
-	n.Category = strings.TrimSpace(n.Category)
-	n.Reporter.Name = strings.TrimSpace(n.Reporter.Name)
-	n.Reporter.Email = strings.TrimSpace(n.Reporter.Email)
+	n.Title = normalizeText(n.Title, false)
+	n.Description = normalizeText(n.Description, true)
+	n.Category = normalizeText(n.Category, false)
+	n.Reporter.Name = normalizeText(n.Reporter.Name, false)
+	n.Reporter.Email = normalizeText(n.Reporter.Email, false)
 	n.Severity = Severity(strings.ToLower(strings.TrimSpace(string(n.Severity))))
 	if n.Severity == "" {
 		n.Severity = SeverityMedium
 	}
 }
 
-// Validate checks every field and reports all problems at once, as an EINVALID *Error whose
-// Fields name each offending field by its JSON path.
+// Validate checks every field against the text policy and its limits and reports all
+// problems at once (one per field), as an EINVALID *Error whose Fields name each offending
+// field by its JSON path.
 func (n *NewTicket) Validate() error {
 	var fe []FieldError
-	add := func(field, msg string) { fe = append(fe, FieldError{Field: field, Message: msg}) }
-	switch l := utf8.RuneCountInString(n.Title); {
-	case l == 0:
-		add("title", "Title is required.")
-	case l > MaxTitle:
-		add("title", "Title must be at most 200 characters.")
+	add := func(field, msg string) {
+		if msg != "" {
+			fe = append(fe, FieldError{Field: field, Message: msg})
+		}
 	}
-	if utf8.RuneCountInString(n.Description) > MaxDescription {
-		add("description", "Description must be at most 10000 characters.")
-	}
+	add("title", checkText(n.Title, titleRule))
+	add("description", checkText(n.Description, descriptionRule))
 	if !n.Severity.Valid() {
 		add("severity", "Severity must be one of critical, high, medium, low.")
 	}
-	if utf8.RuneCountInString(n.Category) > MaxCategory {
-		add("category", "Category must be at most 64 characters.")
-	}
-	switch l := utf8.RuneCountInString(n.Reporter.Name); {
-	case l == 0:
-		add("reporter.name", "Name is required.")
-	case l > MaxName:
-		add("reporter.name", "Name must be at most 100 characters.")
-	}
-	if msg := checkEmail(n.Reporter.Email); msg != "" {
-		add("reporter.email", msg)
-	}
-	for _, s := range []struct{ field, v string }{{"title", n.Title}, {"description", n.Description}, {"category", n.Category}, {"reporter.name", n.Reporter.Name}} {
-		if !utf8.ValidString(s.v) || strings.ContainsRune(s.v, 0) {
-			add(s.field, "Text must be valid UTF-8 without NUL characters.")
-		}
-	}
+	add("category", checkText(n.Category, categoryRule))
+	add("reporter.name", checkText(n.Reporter.Name, nameRule))
+	add("reporter.email", checkEmail(n.Reporter.Email))
 	if len(fe) > 0 {
 		return &Error{Code: EINVALID, Message: "The ticket has invalid fields.", Fields: fe}
 	}
@@ -214,6 +185,9 @@ func checkEmail(s string) string {
 	}
 	if len(s) > MaxEmail {
 		return "Email must be at most 254 characters."
+	}
+	if msg := checkEmailText(s); msg != "" {
+		return msg
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {

@@ -95,43 +95,13 @@ func (p *Publisher) Channel() string {
 	return "webhook:" + host + "#" + hex.EncodeToString(sum[:6])
 }
 
-type block struct {
-	Type string `json:"type"`
-	Text *text  `json:"text,omitempty"`
-}
-
-type text struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-}
-
-// Payload is the JSON body posted: Slack's incoming-webhook format plus the raw fields for
-// receivers that want them.
-type Payload struct {
-	Text     string          `json:"text"`
-	Blocks   []block         `json:"blocks"`
-	TicketID string          `json:"ticketId"`
-	Severity ticket.Severity `json:"severity"`
-	Subject  string          `json:"subject"`
-	Body     string          `json:"body"`
-	Link     string          `json:"link,omitempty"`
-}
-
 // Publish implements ticket.Publisher.
 func (p *Publisher) Publish(ctx context.Context, m ticket.Message) error {
 	u, err := url.Parse(p.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &ticket.PermanentError{Err: fmt.Errorf("the webhook URL of %s is not an http(s) URL", p.Channel())}
 	}
-	body, err := json.Marshal(Payload{
-		Text:     m.Subject,
-		Blocks:   []block{{Type: "header", Text: &text{Type: "plain_text", Text: m.Subject}}, {Type: "section", Text: &text{Type: "plain_text", Text: m.Body}}},
-		TicketID: m.TicketID,
-		Severity: m.Severity,
-		Subject:  m.Subject,
-		Body:     m.Body,
-		Link:     m.Link,
-	})
+	body, err := json.Marshal(NewPayload(m))
 	if err != nil {
 		return &ticket.PermanentError{Err: err}
 	}

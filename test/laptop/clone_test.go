@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/incidentmanager/incidents/internal/servetest"
 )
 
 // scratch holds what the tests of this package make (the copy of the repository); TestMain
@@ -41,7 +43,9 @@ var (
 // tested), in <scratch>/clone/incidents, with no shared/ folder beside it and no node_modules.
 func clone(t *testing.T) string {
 	t.Helper()
-	cloneOnce.Do(func() { cloneDir, cloneErr = copyRepo(repoRoot(t), filepath.Join(scratch, "clone", "incidents")) })
+	cloneOnce.Do(func() {
+		cloneDir, cloneErr = copyRepo(servetest.RepoRoot(t), filepath.Join(scratch, "clone", "incidents"))
+	})
 	if cloneErr != nil {
 		t.Fatalf("copying the repository: %v", cloneErr)
 	}

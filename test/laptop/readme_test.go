@@ -115,24 +115,6 @@ func parseBlocks(file string, data []byte) ([]block, error) {
 	return out, nil
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 func TestParseBlocks(t *testing.T) {
 	md := "text\n\n<!-- docs-test: skip (needs AWS) -->\n```sh\naws s3 ls\n```\n\n```sh\necho hi\n```\n```json\n{}\n```\n"
 	bs, err := parseBlocks("x.md", []byte(md))
@@ -156,7 +138,7 @@ func TestParseBlocks(t *testing.T) {
 
 // TestREADMECommandsRun runs the READMEs' command blocks as the package comment describes.
 func TestREADMECommandsRun(t *testing.T) {
-	root := repoRoot(t)
+	root := servetest.RepoRoot(t)
 	var runnable, all []block
 	for _, f := range readmes {
 		data, err := os.ReadFile(filepath.Join(root, f))

@@ -38,7 +38,7 @@ func Message() ticket.Message {
 	return ticket.Message{
 		TicketID: "0193a6f0-0000-7000-8000-000000000001",
 		Subject:  "[Incident] critical: Payroll database down",
-		Body:     "Payroll database down\n\nSeverity: critical\nReporter: Ada <ada@example.com>\n\nÜnïcödé ✓ <b>not html</b>",
+		Body:     "Title: Payroll database down\nSeverity: critical\nReporter: Ada\nEmail: ada@example.com\nTicket: 0193a6f0-0000-7000-8000-000000000001\n\nDescription:\n> Ünïcödé ✓ <b>not html</b>\n",
 		Severity: ticket.SeverityCritical,
 		Link:     "http://127.0.0.1:8080/#/ticket/0193a6f0-0000-7000-8000-000000000001",
 		Attrs:    map[string]string{"severity": "critical", "ticketId": "0193a6f0-0000-7000-8000-000000000001"},
