@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/incidentmanager/incidents/internal/asl"
+	"github.com/incidentmanager/incidents/internal/ticket"
 )
 
 // ServeHTTP serves the Step Functions JSON 1.0 API, dispatching on X-Amz-Target:
-// StartExecution, StartSyncExecution, DescribeExecution and GetExecutionHistory.
+// StartExecution, StartSyncExecution, DescribeExecution, GetExecutionHistory, StopExecution,
+// ListExecutions, SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "AWSStepFunctions.")
@@ -47,7 +49,53 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					out = describeOutput(x)
 				}
 			case "GetExecutionHistory":
-				out, err = s.history(r.Context(), in)
+				var page []json.RawMessage
+				var next string
+				if page, next, err = s.historyPage(r.Context(), in.ExecutionArn, in.MaxResults, in.NextToken, in.ReverseOrder); err == nil {
+					for i, ev := range page {
+						page[i] = historyEvent(ev)
+					}
+					o := map[string]any{"events": page}
+					if next != "" {
+						o["nextToken"] = next
+					}
+					out = o
+				}
+			case "StopExecution":
+				var stop time.Time
+				if stop, err = s.stopExecution(r.Context(), in.ExecutionArn, deref(in.Error), deref(in.Cause)); err == nil {
+					out = map[string]any{"stopDate": epoch(stop)}
+				}
+			case "ListExecutions":
+				var list []*ticket.Execution
+				var next string
+				if list, next, err = s.listExecutions(r.Context(), in.StateMachineArn, in.StatusFilter, in.MaxResults, in.NextToken); err == nil {
+					items := make([]map[string]any, 0, len(list))
+					for _, x := range list {
+						item := map[string]any{"executionArn": x.ExecutionArn, "stateMachineArn": x.StateMachineArn, "name": x.Name, "status": x.Status, "startDate": epoch(x.StartDate)}
+						if x.StopDate != nil {
+							item["stopDate"] = epoch(*x.StopDate)
+						}
+						items = append(items, item)
+					}
+					o := map[string]any{"executions": items}
+					if next != "" {
+						o["nextToken"] = next
+					}
+					out = o
+				}
+			case "SendTaskSuccess":
+				if err = s.sendTaskSuccess(in.TaskToken, deref(in.Output)); err == nil {
+					out = struct{}{}
+				}
+			case "SendTaskFailure":
+				if err = s.sendTaskFailure(in.TaskToken, deref(in.Error), deref(in.Cause)); err == nil {
+					out = struct{}{}
+				}
+			case "SendTaskHeartbeat":
+				if err = s.sendTaskHeartbeat(in.TaskToken); err == nil {
+					out = struct{}{}
+				}
 			default:
 				err = badRequest("UnknownOperationException", "operation %s is not supported locally", op)
 			}
@@ -77,6 +125,18 @@ type request struct {
 	MaxResults      int     `json:"maxResults"`
 	NextToken       string  `json:"nextToken"`
 	ReverseOrder    bool    `json:"reverseOrder"`
+	StatusFilter    string  `json:"statusFilter"`
+	TaskToken       string  `json:"taskToken"`
+	Output          *string `json:"output"`
+	Error           *string `json:"error"`
+	Cause           *string `json:"cause"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (r request) start() StartRequest {
@@ -105,37 +165,34 @@ func describeOutput(e asl.Execution) map[string]any {
 	return out
 }
 
-func (s *Service) history(ctx context.Context, in request) (any, error) {
-	_, events, err := s.lookup(ctx, in.ExecutionArn)
+// historyPage is a page of an execution's history (events as asl.Event marshals them).
+func (s *Service) historyPage(ctx context.Context, arn string, maxResults int, next string, reverse bool) ([]json.RawMessage, string, error) {
+	_, events, err := s.lookup(ctx, arn)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	events = append([]json.RawMessage(nil), events...)
-	if in.ReverseOrder {
+	if reverse {
 		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 			events[i], events[j] = events[j], events[i]
 		}
 	}
-	size := in.MaxResults
+	size := maxResults
 	if size <= 0 || size > 1000 {
 		size = 100
 	}
 	start := 0
-	if in.NextToken != "" {
-		if start, err = strconv.Atoi(in.NextToken); err != nil || start < 0 || start > len(events) {
-			return nil, badRequest("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+	if next != "" {
+		if start, err = strconv.Atoi(next); err != nil || start < 0 || start > len(events) {
+			return nil, "", badRequest("InvalidToken", "Invalid Token: '%s'", next)
 		}
 	}
 	end := min(start+size, len(events))
-	page := make([]json.RawMessage, 0, end-start)
-	for _, ev := range events[start:end] {
-		page = append(page, historyEvent(ev))
-	}
-	out := map[string]any{"events": page}
+	page := append([]json.RawMessage(nil), events[start:end]...)
 	if end < len(events) {
-		out["nextToken"] = strconv.Itoa(end)
+		return page, strconv.Itoa(end), nil
 	}
-	return out, nil
+	return page, "", nil
 }
 
 // historyEvent rewrites the event's RFC 3339 timestamp as JSON 1.0's epoch seconds.

@@ -4,11 +4,21 @@
 // does on AWS (internal/sfn's Starter, with this Service as its client); with --sfn-addr it
 // also serves the same calls as the JSON 1.0 API, for the AWS code path on one machine.
 //
-// Executions queue FIFO and run concurrently, bounded; each is written to the execution store
-// once, when it ends (while it runs it is answered from memory). Express executions behave as
-// on AWS: names are not deduplicated and every start gets a fresh ARN. Standard executions are
-// unique by name. Shutdown drains: no queued execution starts, running ones stop at their next
-// state boundary, and a task call in progress is let finish so that what it did gets recorded.
+// Express executions queue FIFO and run concurrently, bounded; each is written to the execution
+// store once, when it ends (while it runs it is answered from memory). They behave as on AWS:
+// at least once, names are not deduplicated and every start gets a fresh ARN.
+//
+// Standard executions are unique by name and, with Config.Checkpoints, durable: recorded before
+// StartExecution answers, checkpointed at every state transition, their task tokens answered
+// with SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat, stopped with StopExecution and
+// listed with ListExecutions. Each runs in a goroutine of its own (they mostly wait, for hours).
+// Resume, at start, continues those a previous process left RUNNING where they stopped: a Wait
+// wakes at the time it was set for, a token wait goes on waiting on the same token, and a
+// resource that returned is not called again.
+//
+// Shutdown drains: no queued execution starts, running ones stop at their next state boundary
+// (Standard ones are suspended at their last checkpoint, to be resumed), and a task call in
+// progress is let finish so that what it did gets recorded.
 package sfnapi
 
 import (
@@ -63,6 +73,10 @@ type Config struct {
 	// Keep bounds the finished executions kept in memory when there is no Executions store
 	// (default 1000).
 	Keep int
+	// Checkpoints, if set, makes Standard executions durable (see Checkpoints); call Resume
+	// once after New to continue those left running. Without it a Standard execution lives in
+	// memory and ends with the process.
+	Checkpoints Checkpoints
 }
 
 // Service runs executions until Shutdown.
@@ -71,14 +85,18 @@ type Service struct {
 	machines map[string]Machine
 	queue    chan *run
 	root     context.Context
-	stop     context.CancelFunc
+	stop     context.CancelCauseFunc
 	workers  sync.WaitGroup
 	running  sync.WaitGroup
+	// tokens are the task tokens of the executions' callback tasks.
+	tokens *asl.TaskTokens
 
 	mu       sync.Mutex
 	live     map[string]*run // queued or running, by execution ARN
-	names    map[string]int  // live executions per name
+	names    map[string]int  // live Express executions per name
 	draining bool
+	// express counts the live Express executions.
+	express int
 	// finished keeps the latest finished runs when there is no execution store (Keep).
 	finished []*run
 }
@@ -95,6 +113,16 @@ type run struct {
 	exec   asl.Execution
 	events []asl.Event
 	done   chan struct{}
+
+	// Standard executions: the run's own context (StopExecution cancels it with asl.Stop),
+	// the checkpoint to resume from, and the last one saved.
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	resume     *asl.Checkpoint
+	checkpoint []byte
+	// answer is the last task token answer stored for it (see saveTaskAnswer).
+	answerToken string
+	answer      asl.CallbackSignal
 }
 
 // New returns a service with its workers running.
@@ -121,7 +149,10 @@ func New(c Config) *Service {
 		}
 		s.machines[m.Arn] = m
 	}
-	s.root, s.stop = context.WithCancel(context.Background())
+	s.tokens = asl.NewTaskTokens()
+	s.tokens.BeforeDeliver = s.saveTaskAnswer
+	s.tokens.ExecutionExists = s.executionExists
+	s.root, s.stop = context.WithCancelCause(context.Background())
 	for range c.Concurrency {
 		s.workers.Add(1)
 		go s.work()
@@ -152,7 +183,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
-	s.stop()
+	s.stop(asl.ErrSuspended)
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); s.running.Wait(); close(done) }()
 	select {
@@ -170,18 +201,20 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Active reports whether an execution named name is queued or running.
+// Active reports whether an Express execution named name is queued or running (a Standard
+// one of the same name, an escalation named after the ticket, does not count).
 func (s *Service) Active(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.names[name] > 0
 }
 
-// Pending counts the executions queued or running.
+// Pending counts the Express executions queued or running: the backlog. Standard executions
+// wait for hours on timers and tokens and are not one.
 func (s *Service) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.live)
+	return s.express
 }
 
 // apiError is a Step Functions API error: its code is the JSON 1.0 __type and the
@@ -223,7 +256,8 @@ type Started struct {
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
-// Start queues an execution and returns its ARN at once.
+// Start queues an execution and returns its ARN at once. A Standard execution is recorded
+// (with Checkpoints: durably) before Start returns, and starts at once.
 func (s *Service) Start(in StartRequest) (Started, error) {
 	rn, existing, err := s.register(in)
 	if err != nil {
@@ -231,6 +265,10 @@ func (s *Service) Start(in StartRequest) (Started, error) {
 	}
 	started := Started{ExecutionArn: rn.arn, StartDate: rn.start}
 	if existing {
+		return started, nil
+	}
+	if rn.machine.Type == Standard {
+		go s.runStandard(rn)
 		return started, nil
 	}
 	select {
@@ -258,7 +296,8 @@ func (s *Service) StartSync(ctx context.Context, in StartRequest) (*asl.Executio
 }
 
 // register validates a start request and records its execution as queued. existing: a Standard
-// execution of that name and input is already running, and is the answer.
+// execution of that name and input is already running, and is the answer. A new Standard run
+// is counted in s.running: the caller must run it (runStandard).
 func (s *Service) register(in StartRequest) (rn *run, existing bool, err error) {
 	m, ok := s.machines[in.StateMachineArn]
 	if !ok {
@@ -286,65 +325,119 @@ func (s *Service) register(in StartRequest) (rn *run, existing bool, err error) 
 		// → …:express:NAME:EXEC:UUID, unique per start
 		arn = strings.Replace(m.Arn, ":stateMachine:", ":express:", 1) + ":" + name + ":" + uuid.NewString()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
-		return nil, false, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "The service is shutting down."}
-	}
-	if m.Type == Standard {
-		if prev, ok := s.live[arn]; ok {
-			if string(prev.input) == string(input) {
-				return prev, true, nil
-			}
-			return nil, false, badRequest("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
-		}
-		if s.c.Executions != nil {
-			if x, err := s.c.Executions.LatestExecution(context.Background(), arn); err == nil && x.ExecutionArn == arn {
-				return nil, false, badRequest("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
-			}
-		}
-	}
 	rn = &run{machine: m, arn: arn, name: name, start: s.c.Clock.Now().UTC(), input: input, done: make(chan struct{})}
 	rn.exec = asl.Execution{
 		ExecutionArn: arn, StateMachineArn: m.Arn, Name: name,
 		Status: asl.StatusRunning, StartDate: rn.start, Input: input,
 	}
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return nil, false, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "The service is shutting down."}
+	}
+	if m.Type == Express {
+		s.live[arn] = rn
+		s.names[name]++
+		s.express++
+		s.mu.Unlock()
+		return rn, false, nil
+	}
+	if prev, ok := s.live[arn]; ok {
+		s.mu.Unlock()
+		if string(prev.input) == string(input) {
+			return prev, true, nil
+		}
+		return nil, false, badRequest("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
+	}
+	// Reserved while it is recorded: a concurrent start of the name finds it.
+	rn.ctx, rn.cancel = context.WithCancelCause(s.root)
 	s.live[arn] = rn
-	s.names[name]++
+	s.running.Add(1)
+	s.mu.Unlock()
+	if err := s.recordStart(rn); err != nil {
+		s.forget(rn)
+		rn.cancel(nil)
+		close(rn.done)
+		s.running.Done()
+		return nil, false, err
+	}
 	return rn, false, nil
+}
+
+// recordStart makes a new Standard execution exist: durably in Checkpoints, or else it is
+// checked against the execution store (Standard names are unique for good).
+func (s *Service) recordStart(rn *run) error {
+	exists := badRequest("ExecutionAlreadyExists", "Execution Already Exists: '%s'", rn.arn)
+	if s.c.Checkpoints == nil {
+		if s.c.Executions != nil {
+			if x, err := s.c.Executions.LatestExecution(context.Background(), rn.arn); err == nil && x.ExecutionArn == rn.arn {
+				return exists
+			}
+		}
+		return nil
+	}
+	cp := &asl.Checkpoint{ExecutionArn: rn.arn, StateMachineArn: rn.machine.Arn, Name: rn.name, StartDate: rn.start, Input: rn.input}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	rec := rn.record(false)
+	err = s.c.Checkpoints.CreateExecution(context.Background(), rec, b)
+	if ticket.ErrorCode(err) == ticket.ECONFLICT {
+		return exists
+	}
+	if err != nil {
+		return err
+	}
+	rn.resume, rn.checkpoint = cp, b
+	return nil
 }
 
 // forget drops a run from the live set.
 func (s *Service) forget(rn *run) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.live[rn.arn]; !ok {
+	if s.live[rn.arn] != rn {
 		return
 	}
 	delete(s.live, rn.arn)
+	if rn.machine.Type != Express {
+		return
+	}
+	s.express--
 	if s.names[rn.name]--; s.names[rn.name] <= 0 {
 		delete(s.names, rn.name)
 	}
 }
 
-// execute runs rn to its end, saves its record once, and forgets it.
+// execute runs an Express rn to its end, saves its record once, and forgets it.
 func (s *Service) execute(ctx context.Context, rn *run) {
 	s.running.Add(1)
 	defer s.running.Done()
 	defer close(rn.done)
 	defer s.forget(rn)
-	res := rn.machine.Definition.Run(ctx, rn.input, asl.RunOptions{
+	res := rn.machine.Definition.Run(ctx, rn.input, s.runOptions(rn))
+	s.recordEnd(ctx, rn, res)
+}
+
+func (s *Service) runOptions(rn *run) asl.RunOptions {
+	return asl.RunOptions{
 		Name:            rn.name,
 		StateMachineArn: rn.machine.Arn,
 		ExecutionArn:    rn.arn,
 		Invoker:         drainInvoker{s: s, inner: s.c.Invoker},
 		Clock:           s.c.Clock,
+		Callbacks:       s.tokens,
 		OnEvent: func(e asl.Event) {
 			rn.mu.Lock()
 			rn.events = append(rn.events, e)
 			rn.mu.Unlock()
 		},
-	})
+	}
+}
+
+// recordEnd records the outcome of rn's execution.
+func (s *Service) recordEnd(ctx context.Context, rn *run, res *asl.Execution) {
 	res.StartDate = rn.start
 	rn.mu.Lock()
 	rn.exec = *res

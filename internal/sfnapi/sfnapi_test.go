@@ -288,8 +288,13 @@ func TestStandardNamesAreUnique(t *testing.T) {
 	if err != nil || !strings.HasSuffix(aws.ToString(first.ExecutionArn), ":execution:greet:t-1") {
 		t.Fatalf("start = %v, %v", first, err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); svc.Active("t-1") && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if d, err := svc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: first.ExecutionArn}); err == nil && d.Status != types.ExecutionStatusRunning {
+			break
+		}
+	}
+	if svc.Active("t-1") {
+		t.Error("Active(t-1) = true: it counts Express executions only")
 	}
 	_, err = svc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machineArn), Name: aws.String("t-1")})
 	var api smithy.APIError
