@@ -313,6 +313,13 @@ func (w *tokenWait) deliver(s CallbackSignal) bool {
 	return true
 }
 
+// answered reports whether the task's answer came already.
+func (w *tokenWait) answered() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sig != nil
+}
+
 // close stops deliveries; it reports the signal delivered before, if any.
 func (w *tokenWait) close() *CallbackSignal {
 	w.mu.Lock()

@@ -481,6 +481,15 @@ func TestResumeBeforeTheResourceReturned(t *testing.T) {
 	if again.Status != asl.StatusSucceeded || string(again.Output) != string(first.Output) {
 		t.Errorf("resumed run %s %s, want it acknowledged like the first", again.Status, again.Output)
 	}
+
+	// An answer taken for the token before the crash proves the page went out: resumed, the
+	// task takes the answer and does not page again.
+	tokens = asl.NewTaskTokens()
+	tokens.Answered(before.Entered.Token, asl.CallbackSignal{Kind: asl.SignalSuccess, Output: json.RawMessage(`"ok"`)})
+	third := m.Run(context.Background(), nil, asl.RunOptions{Invoker: p, Clock: clock, Callbacks: tokens, Checkpoint: db.save, Resume: before})
+	if n := len(p.all()); n != 2 || third.Status != asl.StatusSucceeded {
+		t.Errorf("resumed with its answer: %s after %d pages, want SUCCEEDED without a third", third.Status, n)
+	}
 }
 
 // TestCheckpointFailureSuspends: a checkpoint that cannot be stored stops the execution where

@@ -302,6 +302,11 @@ func (r *runner) callbackTask(ctx context.Context, st *state, eff any, ev *evalE
 			es.Deadline = r.clock.Now().Add(time.Duration(timeout) * time.Second)
 		}
 	}
+	if !es.ResourceCalled && w.answered() {
+		// Resumed with an answer for the token: the resource handed it out before the process
+		// died (its TaskSubmitted was not stored). It is not called again.
+		es.ResourceCalled = true
+	}
 	if !es.ResourceCalled {
 		// The token must outlive any crash before the resource hands it out: an answer sent
 		// with it after a restart has to find the task waiting.

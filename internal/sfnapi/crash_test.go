@@ -259,7 +259,7 @@ func TestSIGKILLDuringWaitsResumesOnTime(t *testing.T) {
 	}
 	late := timedOut.Timestamp.Sub(taskStarted.Timestamp.Add(3 * time.Second))
 	t.Logf("page 1 timed out %s after its deadline, across a SIGKILL", late)
-	if late < 0 || late > 500*time.Millisecond {
+	if late < 0 || late > time.Second {
 		t.Errorf("page 1 timed out %s after its 3 s, want on time", late)
 	}
 	if pages := readPages(t, dir); len(pages) != 1 {
@@ -276,7 +276,7 @@ func TestSIGKILLDuringWaitsResumesOnTime(t *testing.T) {
 	wake := waitEntered.Timestamp.Add(3 * time.Second)
 	late = pages[1].At.Sub(wake)
 	t.Logf("page 2 sent %s after the Wait's end, across a SIGKILL", late)
-	if late < 0 || late > 700*time.Millisecond {
+	if late < 0 || late > time.Second {
 		t.Errorf("page 2 sent %s after the Wait's end, want on time", late)
 	}
 	if _, err := third.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(pages[0].Token), Output: aws.String(`{}`)}); apiCode(err) != "TaskTimedOut" {
