@@ -146,6 +146,10 @@ func Open(path string, now func() time.Time) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if _, err := db.Exec(intakeSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create the intake tables in %s: %w", path, err)
+	}
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		db.Close()

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) ticket.Store, opt Options) {
 	t.Run("UpdateConcurrent", func(t *testing.T) { testUpdateConcurrent(t, open(t)) })
 	t.Run("Pending", func(t *testing.T) { testPending(t, open(t)) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, open(t)) })
+	runIntake(t, open, opt)
 }
 
 var base = time.Date(2026, 11, 27, 9, 30, 0, 123456789, time.UTC)
