@@ -399,3 +399,6 @@ func (p *Ticket) publicIntake() {
 	}
 	p.Mail = mail
 }
+
+// EmailProblem says what is wrong with an address as a reporter's email, or "".
+func EmailProblem(s string) string { return checkEmail(s) }
