@@ -109,7 +109,7 @@ func (e *Event) Validate() error {
 			}
 		}
 		if p.Timestamp != "" {
-			if _, err := time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
+			if _, ok := parseTimestamp(p.Timestamp); !ok {
 				errs = append(errs, "'payload.timestamp' is not a valid ISO 8601 date and time")
 			}
 		}
@@ -186,6 +186,19 @@ func (s *Service) Enqueue(ctx context.Context, e Event) (string, error) {
 	return dedup, err
 }
 
+// timestampLayouts are the ISO 8601 forms senders use (PagerDuty's own example writes the
+// offset without a colon).
+var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"}
+
+func parseTimestamp(s string) (time.Time, bool) {
+	for _, l := range timestampLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // oneLine flattens line breaks and control characters to spaces.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }), " ")
@@ -204,7 +217,7 @@ func alertEvent(e Event) *ticket.AlertEvent {
 		Client:    ticket.Clip(oneLine(e.Client), 255),
 		ClientURL: ticket.Clip(e.ClientURL, 2048),
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, p.Timestamp); err == nil {
+	if ts, ok := parseTimestamp(p.Timestamp); ok {
 		ev.Timestamp = ts.UTC()
 	}
 	if d := bytes.TrimSpace(p.CustomDetails); len(d) > 0 && string(d) != "null" {
