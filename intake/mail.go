@@ -63,16 +63,6 @@ type ParsedMail struct {
 	Automatic bool
 }
 
-// RefPrefix starts a ticket's reference in subjects: "[#<ticket ID>]".
-const RefPrefix = "[#"
-
-// Reference is how a ticket is named in email subjects; a reply that keeps it threads.
-func Reference(id string) string { return RefPrefix + id + "]" }
-
-// ThreadID is the Message-ID every email about the ticket lists in References, so that a
-// reply names the ticket even with its subject changed.
-func ThreadID(id, domain string) string { return "ticket." + id + "@" + domain }
-
 var (
 	subjectRef = regexp.MustCompile(`\[#([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\]`)
 	threadRef  = regexp.MustCompile(`^ticket\.([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(\.[^@]*)?@`)

@@ -34,6 +34,8 @@ type MailNotice struct {
 	LastError string             `json:"lastError,omitempty"`
 	QueuedAt  time.Time          `json:"queuedAt,omitzero"`
 	SentAt    time.Time          `json:"sentAt,omitzero"`
+	// NotBefore is when a failed send may be tried again (backing off).
+	NotBefore time.Time `json:"notBefore,omitzero"`
 	// Text is what a responder answered (event answered).
 	Text string `json:"text,omitempty"`
 }
@@ -72,11 +74,11 @@ func (t *Ticket) HasPendingMail() bool {
 	return false
 }
 
-// PendingMail returns the notices still to send, oldest first.
-func (t *Ticket) PendingMail() []MailNotice {
+// PendingMail returns the notices to send at now, oldest first (not those backing off).
+func (t *Ticket) PendingMail(now time.Time) []MailNotice {
 	var out []MailNotice
 	for _, m := range t.Mail {
-		if m.Status == NotificationPending {
+		if m.Status == NotificationPending && !now.Before(m.NotBefore) {
 			out = append(out, m)
 		}
 	}
@@ -112,6 +114,7 @@ func (t *Ticket) MailFailed(id, reason string, permanent bool, now time.Time) er
 	}
 	m.Attempts++
 	m.LastError = reason
+	m.NotBefore = now.Add(time.Duration(30<<min(m.Attempts, 6)) * time.Second).UTC()
 	if permanent || m.Attempts >= MaxMailAttempts {
 		m.Status = NotificationFailed
 		t.AddTimelineBy(now, EventMailFailed, "Could not email the reporter ("+m.Event+"): "+reason, Actor{Kind: ActorSystem})
@@ -138,3 +141,13 @@ type Mail struct {
 type Mailer interface {
 	Send(ctx context.Context, m Mail) error
 }
+
+// RefPrefix starts a ticket's reference in email subjects: "[#<ticket ID>]".
+const RefPrefix = "[#"
+
+// Reference is how a ticket is named in email subjects; a reply that keeps it threads.
+func Reference(id string) string { return RefPrefix + id + "]" }
+
+// ThreadID is the Message-ID every email about the ticket lists in References (without angle
+// brackets), so that a reply names the ticket even with its subject changed.
+func ThreadID(id, domain string) string { return "ticket." + id + "@" + domain }

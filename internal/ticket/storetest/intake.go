@@ -171,7 +171,7 @@ func testPendingMail(t *testing.T, s ticket.Store) {
 	if got, err := s.PendingMail(ctx, base.Add(-time.Hour), 10); err != nil || len(got) != 0 {
 		t.Errorf("PendingMail(before its last change) = %v, %v; want none", ids(got), err)
 	}
-	n := got[0].PendingMail()[0]
+	n := got[0].PendingMail(base)[0]
 	if _, err := s.Update(ctx, withMail.ID, func(x *ticket.Ticket) error { return x.MailSent(n.ID, base) }); err != nil {
 		t.Fatal(err)
 	}
