@@ -246,7 +246,9 @@ func (m *Mailpit) Headers(t testing.TB, id string) map[string][]string {
 }
 
 // Raw returns one message's source.
-func (m *Mailpit) Raw(t testing.TB, id string) string { return string(m.get(t, "/api/v1/message/"+id+"/raw", nil)) }
+func (m *Mailpit) Raw(t testing.TB, id string) string {
+	return string(m.get(t, "/api/v1/message/"+id+"/raw", nil))
+}
 
 // Addr is the SMTP address, host:port.
 func (m *Mailpit) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.Port)) }
