@@ -98,8 +98,12 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx
 
 type errorLog struct{ log *slog.Logger }
 
-func (e errorLog) Printf(format string, v ...any) { e.log.Warn("smtp listener", "msg", strings.TrimSpace(sprintf(format, v...))) }
-func (e errorLog) Println(v ...any)               { e.log.Warn("smtp listener", "msg", strings.TrimSpace(sprintln(v...))) }
+func (e errorLog) Printf(format string, v ...any) {
+	e.log.Warn("smtp listener", "msg", strings.TrimSpace(sprintf(format, v...)))
+}
+func (e errorLog) Println(v ...any) {
+	e.log.Warn("smtp listener", "msg", strings.TrimSpace(sprintln(v...)))
+}
 
 type session struct {
 	c    *Config
@@ -163,4 +167,3 @@ func (s *session) Data(r io.Reader) error {
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }), " ")
 }
-
