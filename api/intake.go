@@ -31,14 +31,13 @@ const (
 )
 
 func (s *server) intakeRoutes() {
-	if s.Intake == nil {
-		return
+	if s.Intake != nil && s.Integrations != nil {
+		s.mux.HandleFunc("POST /v2/enqueue", s.enqueue)
+		s.mux.HandleFunc("POST /v1/alertmanager", s.alertmanager)
+		s.mux.HandleFunc("POST /v1/alertmanager/{key}", s.alertmanager)
+		s.mux.HandleFunc("POST /v1/heartbeat/{key}", s.heartbeat)
+		s.mux.HandleFunc("GET /v1/heartbeat/{key}", s.heartbeat)
 	}
-	s.mux.HandleFunc("POST /v2/enqueue", s.enqueue)
-	s.mux.HandleFunc("POST /v1/alertmanager", s.alertmanager)
-	s.mux.HandleFunc("POST /v1/alertmanager/{key}", s.alertmanager)
-	s.mux.HandleFunc("POST /v1/heartbeat/{key}", s.heartbeat)
-	s.mux.HandleFunc("GET /v1/heartbeat/{key}", s.heartbeat)
 	if s.Integrations != nil {
 		s.mux.HandleFunc("POST /admin/integrations", s.admin(s.createIntegration))
 		s.mux.HandleFunc("GET /admin/integrations", s.admin(s.listIntegrations))

@@ -1,6 +1,8 @@
 // Command admin is the Lambda behind the admins' routes other than the list: PATCH
 // /ticket/{id} (acknowledge, resolve, reopen), GET /admin/tickets/{id} (the whole ticket) and
-// GET /admin/stats. Every route checks the admin token, a SecureString in Parameter Store.
+// GET /admin/stats, the integrations (/admin/integrations...) and replies to reporters
+// (POST /admin/tickets/{id}/replies). Every route checks the admin token, a SecureString in
+// Parameter Store.
 //
 // Environment: TABLE_NAME, ADMIN_TOKEN_PARAM.
 package main
@@ -19,8 +21,10 @@ import (
 
 func main() {
 	e := lambdamain.Setup()
+	db, table := dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME")
 	h := api.New(api.Config{
-		Store:      dynamo.NewStore(dynamodb.NewFromConfig(e.AWS), e.Require("TABLE_NAME"), nil),
+		Store:        dynamo.NewStore(db, table, nil),
+		Integrations: dynamo.NewIntegrations(db, table),
 		AdminToken: ssm.NewSecret(awsssm.NewFromConfig(e.AWS), e.Require("ADMIN_TOKEN_PARAM"), 5*time.Minute).Get,
 		Log:        e.Log,
 		RequestID:  lambdamain.GatewayRequestID,
