@@ -26,7 +26,7 @@ test-go:
 # The packages where goroutines meet (group commit, workflow runner, leases, the Step Functions
 # API, the engine's Map/Parallel) once more under the race detector.
 test-race:
-	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/
+	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/ ./intake/
 
 # The ASL engine against executions recorded on AWS Step Functions: the pass rate per category.
 # The corpus is optional (ASL_CORPUS, or ../shared/asl-corpus beside the checkout): without it
