@@ -25,9 +25,9 @@ func main() {
 	h := api.New(api.Config{
 		Store:        dynamo.NewStore(db, table, nil),
 		Integrations: dynamo.NewIntegrations(db, table),
-		AdminToken: ssm.NewSecret(awsssm.NewFromConfig(e.AWS), e.Require("ADMIN_TOKEN_PARAM"), 5*time.Minute).Get,
-		Log:        e.Log,
-		RequestID:  lambdamain.GatewayRequestID,
+		AdminToken:   ssm.NewSecret(awsssm.NewFromConfig(e.AWS), e.Require("ADMIN_TOKEN_PARAM"), 5*time.Minute).Get,
+		Log:          e.Log,
+		RequestID:    lambdamain.GatewayRequestID,
 	})
 	lambdamain.StartAPI(h)
 }
