@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 # Root (CI, containers) installs packages directly; a developer's laptop goes through sudo.
 SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-go test-race fuzz corpus deps npm-deps chromium build bin lint bench clean clean-data
+.PHONY: run test test-go test-race fuzz corpus deps npm-deps chromium alertmanager build bin lint bench clean clean-data
 
 # The server is exec'ed by the recipe's shell, so it is make's own child: Ctrl-C stops it
 # gracefully, and a make that is killed takes the server with it (go run would leave its child
@@ -27,7 +27,7 @@ test-go:
 # API, the engine's Map/Parallel, the throttle and the connection limit) once more under the
 # race detector.
 test-race:
-	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/ ./cmd/incidents/
+	CGO_ENABLED=1 $(GO) test -count=1 -race ./api/ ./statemachine/ ./tasks/ ./internal/sqlite/ ./internal/sfnapi/ ./internal/asl/ ./internal/outbox/ ./cmd/incidents/ ./intake/
 
 # A short bounded run of every fuzz target past its committed seed corpus (testdata/fuzz/):
 # what reporters send (decoding, validation), the list cursor, the notification rendering
@@ -47,13 +47,19 @@ fuzz:
 corpus:
 	$(GO) test -count=1 -run '^TestCorpus$$' -v ./internal/asl/ | grep -v -e '^=== RUN' -e '^    ' -e '^--- PASS: TestCorpus/'
 
-deps: npm-deps chromium
+deps: npm-deps chromium alertmanager
 
 # dynalite (second DynamoDB stand-in) and asl-validator, pinned in package-lock.json.
 npm-deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Prometheus Alertmanager for the intake tests, built once from the Go module proxy into
+# build/alertmanager-v0.35.0/ (1-2 minutes, bounded to 15; see the script). Mailpit, the other
+# mail stand-in, is a Go tool dependency that `go tool mailpit` builds when a test needs it.
+alertmanager:
+	@TIMEOUT=900 bash test/tools/alertmanager.sh
 
 # Headless Chromium for the browser tests, from Debian's packages.
 chromium:

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
+	"github.com/incidentmanager/incidents/intake"
 	"github.com/incidentmanager/incidents/internal/ticket"
 )
 
@@ -67,6 +69,22 @@ type Config struct {
 	// Health, when set, proves the store can write; GET /healthz answers 503 while it fails.
 	// It is called at most once a second.
 	Health func(ctx context.Context) error
+
+	// Intake serves the monitoring routes (POST /v2/enqueue, /v1/alertmanager,
+	// /v1/heartbeat/{key}; see intake.go); nil switches them off.
+	Intake *intake.Service
+	// Integrations backs /admin/integrations and the intake routes' keys.
+	Integrations ticket.IntegrationStore
+	// EventsRate and EventsBurst throttle events per integration key (429 beyond);
+	// 0 means DefaultEventsRate and DefaultEventsBurst, a negative rate no limit.
+	EventsRate  rate.Limit
+	EventsBurst int
+	// ReporterMail: tickets filed through POST /ticket queue the "filed" email to their
+	// reporter (set where a reporter mailer runs).
+	ReporterMail bool
+	// MailQueued, when set, is told the ID of each ticket with a reporter email newly queued
+	// (the embedded server sends it at once).
+	MailQueued func(ticketID string)
 }
 
 // MaxBody is the largest request body accepted.
@@ -74,8 +92,9 @@ const MaxBody = 64 << 10
 
 type server struct {
 	Config
-	mux    *http.ServeMux
-	health healthCache
+	mux         *http.ServeMux
+	health      healthCache
+	eventLimits *keyLimiters
 }
 
 // New returns the API handler.
@@ -95,7 +114,10 @@ func New(c Config) http.Handler {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 3 * time.Second
 	}
-	s := &server{Config: c, mux: http.NewServeMux()}
+	if c.EventsRate == 0 {
+		c.EventsRate, c.EventsBurst = DefaultEventsRate, DefaultEventsBurst
+	}
+	s := &server{Config: c, mux: http.NewServeMux(), eventLimits: &keyLimiters{limit: c.EventsRate, burst: max(c.EventsBurst, 1), m: map[string]*rate.Limiter{}}}
 	s.mux.HandleFunc("POST /ticket", s.createTicket)
 	s.mux.HandleFunc("GET /ticket", s.admin(s.listTickets))
 	s.mux.HandleFunc("GET /ticket/{id}", s.getTicket)
@@ -111,6 +133,8 @@ func New(c Config) http.Handler {
 	s.mux.HandleFunc("GET /admin/executions/{name}", s.admin(s.getExecution))
 	s.mux.HandleFunc("GET /admin/outbox", s.admin(s.outbox))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("POST /admin/tickets/{id}/replies", s.admin(s.reply))
+	s.intakeRoutes()
 	return s
 }
 
@@ -151,7 +175,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Expose-Headers", "Location, ETag, X-Request-Id, Idempotent-Replayed")
 		h.Add("Vary", "Origin")
 		if r.Method == http.MethodOptions {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, OPTIONS")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, If-Match")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
@@ -168,7 +192,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // noRoute answers 405 when the path exists with another method, 404 otherwise.
 func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, p := s.mux.Handler(probe); p != "" {

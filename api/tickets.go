@@ -121,7 +121,11 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 	// From here the request context no longer matters: a reporter who hangs up after sending
 	// still gets a stored ticket whose notification starts (a retry with the key returns it).
 	ctx = context.WithoutCancel(ctx)
-	t, replayed, err := s.Store.Create(ctx, ticket.New(s.NewID(), in, s.Now()), idem)
+	fresh := ticket.New(s.NewID(), in, s.Now())
+	if s.ReporterMail {
+		fresh.QueueMail(ticket.MailFiled, "", fresh.CreatedAt)
+	}
+	t, replayed, err := s.Store.Create(ctx, fresh, idem)
 	if err != nil {
 		if idem.Key != "" && ticket.ErrorCode(err) == ticket.ECONFLICT {
 			// With a fresh ID, the only conflict Store.Create reports is the key reused with
@@ -143,6 +147,7 @@ func (s *server) createTicket(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		log.InfoContext(ctx, "ticket created", "severity", t.Severity)
+		s.mailQueued(t)
 		s.start(ctx, log, t)
 	}
 	w.Header().Set("Location", "/ticket/"+t.ID)
@@ -292,12 +297,13 @@ func (s *server) patchTicket(w http.ResponseWriter, r *http.Request) {
 		if !pre.matches(t.Version) {
 			return ticket.ErrVersionMismatch
 		}
-		return t.Transition(in.Status, s.Now())
+		return t.TransitionBy(in.Status, ticket.Actor{Kind: ticket.ActorUser, Name: "admin"}, s.Now())
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.mailQueued(t)
 	s.Log.InfoContext(r.Context(), "ticket status changed", "requestId", requestID(r.Context()), "ticketId", t.ID, "status", t.Status)
 	w.Header().Set("ETag", etag(t.Version))
 	writeJSON(w, http.StatusOK, t)

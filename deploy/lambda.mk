@@ -16,12 +16,15 @@
 #   DELETION_PROTECTION  true | false for the tickets table              (true)
 #   ALARMS               true | false: CloudWatch alarms                 (true)
 #   WEBHOOKS             initial webhook URLs, comma-separated           (none)
+#   SES_IDENTITY         verified SES domain or address for reporter mail (none: no reporter mail)
+#   MAIL_FROM            From address of reporter mail, within SES_IDENTITY (none)
+#   SUPPORT_ADDRESS      email in: this address becomes tickets (SES receipt rule) (none)
 #
 # Every deploy passes all of them, so a deploy says the whole configuration: give the same
 # values each time (an omitted ADMIN_EMAIL removes the subscription).
 # Needs the AWS SAM CLI, the AWS CLI v2 and credentials allowed to create the stack's resources.
 
-LAMBDA_PKGS := api/create api/get api/scan api/admin api/authorizer tasks/publish tasks/record tasks/sweep
+LAMBDA_PKGS := api/create api/get api/scan api/admin api/authorizer api/intake tasks/publish tasks/record tasks/sweep tasks/reportermail intake/heartbeats intake/mailin
 LAMBDA_ZIPS := $(foreach p,$(LAMBDA_PKGS),build/$(notdir $(p)).zip)
 GO_SOURCES  := $(shell git ls-files '*.go' 2>/dev/null) go.mod go.sum
 
@@ -34,6 +37,9 @@ CERTIFICATE_ARN     ?=
 DELETION_PROTECTION ?= true
 ALARMS              ?= true
 WEBHOOKS            ?= -
+SES_IDENTITY        ?=
+MAIL_FROM           ?=
+SUPPORT_ADDRESS     ?=
 # One region for the secrets, the build, the stack, the site and the teardown, passed to each
 # command with --region: SAM CLI reads AWS_DEFAULT_REGION and the AWS CLI AWS_REGION, so
 # leaving it to the environment could put the stack and its SecureStrings in different regions.
@@ -48,7 +54,9 @@ sam_param = '$(1)="$(subst ','\'',$(subst ",\",$($(2))))"'
 SAM_PARAMS = $(call sam_param,Stage,STAGE) $(call sam_param,DeletionProtection,DELETION_PROTECTION) \
 	$(call sam_param,AdminEmail,ADMIN_EMAIL) $(call sam_param,AllowedOrigin,ALLOWED_ORIGIN) \
 	$(call sam_param,DomainName,DOMAIN_NAME) $(call sam_param,CertificateArn,CERTIFICATE_ARN) \
-	$(call sam_param,Alarms,ALARMS) $(call sam_param,WebhookUrls,WEBHOOKS)
+	$(call sam_param,Alarms,ALARMS) $(call sam_param,WebhookUrls,WEBHOOKS) \
+	$(call sam_param,SesIdentity,SES_IDENTITY) $(call sam_param,MailFrom,MAIL_FROM) \
+	$(call sam_param,SupportAddress,SUPPORT_ADDRESS)
 
 .PHONY: lambdas deploy site undeploy aws-region
 

@@ -20,10 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/incidentmanager/incidents/api"
+	"github.com/incidentmanager/incidents/intake"
 	"github.com/incidentmanager/incidents/internal/lambdainvoke"
 	"github.com/incidentmanager/incidents/internal/outbox"
 	"github.com/incidentmanager/incidents/internal/sfn"
 	"github.com/incidentmanager/incidents/internal/sfnapi"
+	"github.com/incidentmanager/incidents/internal/smtpd"
 	"github.com/incidentmanager/incidents/internal/sqlite"
 	"github.com/incidentmanager/incidents/internal/ticket"
 	"github.com/incidentmanager/incidents/internal/webhook"
@@ -60,14 +62,17 @@ type serveOptions struct {
 	retention time.Duration
 	// maxBacklog: creates answer 503 while more executions than this wait or run.
 	maxBacklog int
+	mail       mailOptions
 }
 
 const serveSynopsis = `Usage: incidents serve [flags]
 
 Runs all of Incident Manager on this machine: the web app and HTTP API on --addr, tickets in
 SQLite under --data, the notification workflow in the embedded engine. Notifications go to the
-local outbox (--data/outbox.jsonl, shown at /admin/outbox) and to any --webhook; this mode
-sends no email. The admin token is --data/admin-token, made on first start. Stop it with
+local outbox (--data/outbox.jsonl, shown at /admin/outbox), to any --webhook, and by email
+with --smtp-host and --email-to. Monitoring posts to /v2/enqueue (PagerDuty Events API v2),
+/v1/alertmanager and /v1/heartbeat/KEY with keys from /admin/integrations; --smtp-listen takes
+email in. The admin token is --data/admin-token, made on first start. Stop it with
 Ctrl-C (SIGINT) or SIGTERM: it finishes the requests in flight and exits.
 `
 
@@ -92,6 +97,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&o.retention, "execution-retention", 30*24*time.Hour, "keep workflow execution history this `long` (0: forever); tickets are kept forever")
 	fs.IntVar(&o.maxBacklog, "max-backlog", 50000, "answer POST /ticket with 503 and Retry-After while more than `N` notifications wait to be delivered (0: never)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on `HOST:PORT`, for performance work; keep it on 127.0.0.1")
+	o.mail.flags(fs)
 	if code, done := parseFlags(fs, args, serveSynopsis, stdout, stderr); done {
 		return code
 	}
@@ -108,6 +114,10 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "incidents serve: --webhook %q is not an http(s) URL\n", u)
 			return 64
 		}
+	}
+	if err := o.mail.check(); err != nil {
+		fmt.Fprintln(stderr, "incidents serve:", err)
+		return 64
 	}
 	log := newLogger(stderr, o.logFormat, o.logLevel)
 	if err := serve(ctx, o, stdout, log); err != nil {
@@ -244,10 +254,25 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		o.siteURL = url
 	}
 	cfg := ticket.Config{NotificationsEnabled: o.notify, SubjectPrefix: o.subjectPrefix, SiteURL: o.siteURL, Webhooks: o.webhooks}
+	mailer, err := o.mail.mailer()
+	if err != nil {
+		return err
+	}
+	base := []ticket.Publisher{box}
+	var reporters *tasks.MailReporters
+	if mailer != nil {
+		domain := tasks.MailDomain(mailer.From())
+		if len(o.mail.emailTo) > 0 {
+			base = append(base, &tasks.EmailChannel{Mailer: mailer, To: o.mail.emailTo, Server: mailer.Server(), Domain: domain})
+		}
+		if o.mail.reporterMail {
+			reporters = &tasks.MailReporters{Store: store, Mailer: mailer, Config: ticket.StaticConfig(cfg), Domain: domain, Now: time.Now, Log: log}
+		}
+	}
 	publish := &tasks.Publish{
 		Store:    store,
 		Config:   ticket.StaticConfig(cfg),
-		Channels: webhook.Channels(nil, box),
+		Channels: webhook.Channels(nil, base...),
 		Now:      time.Now,
 		Log:      log,
 	}
@@ -267,18 +292,30 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	starter := sfn.NewStarter(workflows, statemachine.LocalStateMachineArn)
 	sweeper := &tasks.Sweep{Store: store, Starter: starter, Now: time.Now, Log: log, StaleAfter: sweepStaleAfter, Active: workflows.Active, Batch: sweepBatch}
 
+	integrations := sqlite.NewIntegrations(db)
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMail()
+	var mailQueued func(string)
+	if reporters != nil {
+		mailQueued = func(id string) { go reporters.Send(mailCtx, id) }
+	}
+	intakeService := &intake.Service{Tickets: store, Integrations: integrations, Starter: starter, ReporterMail: reporters != nil, MailQueued: mailQueued, Now: time.Now, Log: log}
 	handler := api.New(api.Config{
-		Store:       store,
-		Starter:     starter,
-		Executions:  workflows,
-		Outbox:      outboxEntries{box},
-		AdminToken:  func(context.Context) (string, error) { return token, nil },
-		Health:      store.Ping,
-		Log:         log,
-		CreateLimit: o.limits.createThrottle(o.createRate, o.createBurst),
-		Backlog:     workflows.Pending,
-		Events:      live,
-		MaxBacklog:  o.maxBacklog,
+		Intake:       intakeService,
+		Integrations: integrations,
+		ReporterMail: reporters != nil,
+		MailQueued:   mailQueued,
+		Store:        store,
+		Starter:      starter,
+		Executions:   workflows,
+		Outbox:       outboxEntries{box},
+		AdminToken:   func(context.Context) (string, error) { return token, nil },
+		Health:       store.Ping,
+		Log:          log,
+		CreateLimit:  o.limits.createThrottle(o.createRate, o.createBurst),
+		Backlog:      workflows.Pending,
+		MaxBacklog:   o.maxBacklog,
+		Events:       live,
 	})
 	srv := newHTTPServer(site(handler, siteConfig{mode: "local"}), log, o.limits)
 	// Live streams never end by themselves: close them first when shutting down.
@@ -294,6 +331,19 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 	go func() { runSweeper(sweepCtx, sweeper, log); close(sweepDone) }()
 	if o.retention > 0 {
 		go runRetention(sweepCtx, executions, o.retention, log)
+	}
+	go intakeService.RunHeartbeats(sweepCtx, intake.RealClock{}, heartbeatEvery)
+	if reporters != nil {
+		go runMailSweeper(mailCtx, reporters)
+	}
+	var mailIn *smtpd.Server
+	if o.mail.smtpListen != "" {
+		if mailIn, err = listenMail(&o.mail, intakeService, log); err != nil {
+			stopSweeping()
+			<-sweepDone
+			return fmt.Errorf("--smtp-listen: %w", err)
+		}
+		fmt.Fprintf(stdout, "Email in on %s for %s\n", mailIn.Addr(), strings.Join(o.mail.support, ", "))
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -321,6 +371,11 @@ func serve(ctx context.Context, o serveOptions, stdout io.Writer, log *slog.Logg
 		log.Info("shutting down: no new tickets; letting deliveries in progress finish")
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	if mailIn != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		mailIn.Shutdown(shutCtx)
 		cancel()
 	}
 	stopSweeping()

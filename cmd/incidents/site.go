@@ -38,7 +38,7 @@ func site(apiHandler http.Handler, c siteConfig) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		p := r.URL.Path
 		switch {
-		case p == "/ticket" || strings.HasPrefix(p, "/ticket/") || strings.HasPrefix(p, "/admin/") || p == "/healthz" || p == "/events":
+		case p == "/ticket" || strings.HasPrefix(p, "/ticket/") || strings.HasPrefix(p, "/admin/") || p == "/healthz" || p == "/events" || strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/v2/"):
 			apiHandler.ServeHTTP(w, r)
 		case p == "/config.js":
 			h.Set("Content-Type", "text/javascript; charset=utf-8")

@@ -34,6 +34,7 @@ type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -136,11 +137,23 @@ func marshal(t *ticket.Ticket) (map[string]types.AttributeValue, error) {
 	dropEmptyLists(item)
 	item[kindAttribute] = &types.AttributeValueMemberS{Value: kindTicket}
 	listAttributes(item, t)
-	if t.Notification.Status == ticket.NotificationPending {
-		item[PendingAttribute] = &types.AttributeValueMemberS{Value: string(ticket.NotificationPending)}
+	if v := pendingValue(t); v != "" {
+		item[PendingAttribute] = &types.AttributeValueMemberS{Value: v}
 		item[PendingSinceAttribute] = &types.AttributeValueMemberS{Value: t.UpdatedAt.UTC().Format(sortableTime)}
 	}
 	return item, nil
+}
+
+// pendingValue is the ticket's key in the sparse PendingIndex: PENDING while its notification
+// is, then MAIL while an email to the reporter waits (see intake.go); "" keeps it out.
+func pendingValue(t *ticket.Ticket) string {
+	switch {
+	case t.Notification.Status == ticket.NotificationPending:
+		return string(ticket.NotificationPending)
+	case t.HasPendingMail():
+		return pendingMail
+	}
+	return ""
 }
 
 // dropEmptyLists removes empty lists (at any depth): minidyn does not round-trip them, and an
@@ -280,6 +293,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		}
 		old := t.Version
 		prevUpdated := t.UpdatedAt
+		wasOpen := t.Open()
 		if err := fn(t); err != nil {
 			if errors.Is(err, ticket.ErrNoChange) {
 				return s.Get(ctx, id)
@@ -294,6 +308,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		}
 		err = s.write(ctx, t, old)
 		if err == nil {
+			s.followIntake(ctx, wasOpen, t)
 			return t, nil
 		}
 		if !conditionFailed(err) {
@@ -338,7 +353,7 @@ func (s *Store) write(ctx context.Context, t *ticket.Ticket, old int) error {
 	// Leaving PENDING takes the ticket out of the sparse index; an emptied timeline (dropped
 	// by marshal) must not keep its old value.
 	var remove []string
-	if t.Notification.Status != ticket.NotificationPending {
+	if pendingValue(t) == "" {
 		remove = append(remove, PendingAttribute, PendingSinceAttribute)
 	}
 	if len(t.Timeline) == 0 {
@@ -366,6 +381,14 @@ func (s *Store) write(ctx context.Context, t *ticket.Ticket, old int) error {
 
 // Pending queries the sparse PendingIndex: only PENDING tickets are in it, oldest first.
 func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ticket.Ticket, error) {
+	return s.pendingAs(ctx, string(ticket.NotificationPending), before, limit, func(t *ticket.Ticket) bool {
+		return t.Notification.Status == ticket.NotificationPending
+	})
+}
+
+// pendingAs reads the PendingIndex partition value, oldest first, keeping the tickets still
+// matching still (the index is eventually consistent: one may have just left it).
+func (s *Store) pendingAs(ctx context.Context, value string, before time.Time, limit int, still func(*ticket.Ticket) bool) ([]*ticket.Ticket, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -380,7 +403,7 @@ func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ti
 			KeyConditionExpression:   aws.String("#p = :pending AND #since < :before"),
 			ExpressionAttributeNames: map[string]string{"#p": PendingAttribute, "#since": PendingSinceAttribute},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pending": &types.AttributeValueMemberS{Value: string(ticket.NotificationPending)},
+				":pending": &types.AttributeValueMemberS{Value: value},
 				":before":  &types.AttributeValueMemberS{Value: before.UTC().Format(sortableTime)},
 			},
 			ScanIndexForward:  aws.Bool(true),
@@ -395,8 +418,7 @@ func (s *Store) Pending(ctx context.Context, before time.Time, limit int) ([]*ti
 			if err != nil {
 				return nil, err
 			}
-			// The index is eventually consistent: skip a ticket that has just left PENDING.
-			if t.Notification.Status == ticket.NotificationPending {
+			if still(t) {
 				out = append(out, t)
 			}
 		}

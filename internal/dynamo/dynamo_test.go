@@ -201,3 +201,19 @@ func TestListCursorOfScanIsInvalid(t *testing.T) {
 		t.Errorf("List(old cursor) code = %q (err %v), want %q", got, err, want)
 	}
 }
+
+func TestIntegrationsMinidyn(t *testing.T) {
+	c := awstest.DynamoDB(awstest.Minidyn(t))
+	storetest.RunIntegrations(t, func(t *testing.T) ticket.IntegrationStore {
+		s := open(t, c)
+		return dynamo.NewIntegrations(c, s.Table())
+	})
+}
+
+func TestIntegrationsDynalite(t *testing.T) {
+	c := awstest.DynamoDB(awstest.Dynalite(t))
+	storetest.RunIntegrations(t, func(t *testing.T) ticket.IntegrationStore {
+		s := open(t, c)
+		return dynamo.NewIntegrations(c, s.Table())
+	})
+}

@@ -202,6 +202,10 @@ func Open(path string, now func() time.Time) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if _, err := db.Exec(intakeSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create the intake tables in %s: %w", path, err)
+	}
 	// The writer keeps the pages it walks (indexes, the newest leaves) in a larger cache, so
 	// that a write costs the same at a million tickets as at ten thousand.
 	wdb, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-32768)")

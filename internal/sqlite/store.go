@@ -185,6 +185,9 @@ func create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, 
 func (s *Store) create(tx *Tx, t *ticket.Ticket, idem ticket.Idempotency) (*ticket.Ticket, bool, error) {
 	stored, replayed, err := create(tx, t, idem)
 	if err == nil && !replayed {
+		if err := indexIntake(tx, intakeState{}, stored); err != nil {
+			return nil, false, err
+		}
 		s.remember(tx, stored, true)
 		count(tx, nil, stored)
 	}
@@ -247,48 +250,59 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*ticket.Ticket) e
 		if err != nil {
 			return err
 		}
-		before := struct {
-			status   ticket.Status
-			severity ticket.Severity
-			ns       ticket.NotificationStatus
-			text     string
-		}{t.Status, t.Severity, t.Notification.Status, ticket.SearchText(t)}
-		if err := fn(t); err != nil {
-			if errors.Is(err, ticket.ErrNoChange) {
-				// Load again: fn may have changed t before it decided there was nothing to do.
-				out, err = s.load(tx, id)
-				return err
-			}
-			return err
-		}
-		t.Version++
-		if now := s.db.now().UTC(); now.After(t.UpdatedAt) {
-			t.UpdatedAt = now
-		}
-		body, err := json.Marshal(t)
-		if err != nil {
-			return err
-		}
-		if _, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = '', zbody = ?, category = ? WHERE id = ?`,
-			ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), strings.ToLower(t.Category), id); err != nil {
-			return err
-		}
-		if text := ticket.SearchText(t); text != before.text {
-			if _, err := tx.Exec(`UPDATE tickets_fts SET text = ? WHERE rowid = (SELECT rowid FROM tickets WHERE id = ?)`, text, id); err != nil {
-				return err
-			}
-		}
-		s.remember(tx, t, false)
-		if before.status != t.Status || before.severity != t.Severity || before.ns != t.Notification.Status {
-			count(tx, &ticket.Ticket{Status: before.status, Severity: before.severity, Notification: ticket.Notification{Status: before.ns}}, t)
-		}
-		out = t
-		return nil
+		out, err = s.update(tx, t, fn)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// update applies fn to t (as loaded in tx) and writes the result with one UPDATE (the intake
+// indexes follow, see indexIntake); ErrNoChange returns the ticket as stored.
+func (s *Store) update(tx *Tx, t *ticket.Ticket, fn func(*ticket.Ticket) error) (*ticket.Ticket, error) {
+	id := t.ID
+	before := struct {
+		status   ticket.Status
+		severity ticket.Severity
+		ns       ticket.NotificationStatus
+		intake   intakeState
+		text     string
+	}{t.Status, t.Severity, t.Notification.Status, intakeOf(t), ticket.SearchText(t)}
+	if err := fn(t); err != nil {
+		if errors.Is(err, ticket.ErrNoChange) {
+			// Load again: fn may have changed t before it decided there was nothing to do.
+			return s.load(tx, id)
+		}
+		return nil, err
+	}
+	t.ID = id
+	t.Version++
+	if now := s.db.now().UTC(); now.After(t.UpdatedAt) {
+		t.UpdatedAt = now
+	}
+	body, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	if _, err = tx.Exec(`UPDATE tickets SET updated_at = ?, status = ?, severity = ?, notification_status = ?, version = ?, body = '', zbody = ?, category = ? WHERE id = ?`,
+		ts(t.UpdatedAt), t.Status, t.Severity, t.Notification.Status, t.Version, pack(body), strings.ToLower(t.Category), id); err != nil {
+		return nil, err
+	}
+	if text := ticket.SearchText(t); text != before.text {
+		if _, err := tx.Exec(`UPDATE tickets_fts SET text = ? WHERE rowid = (SELECT rowid FROM tickets WHERE id = ?)`, text, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := indexIntake(tx, before.intake, t); err != nil {
+		return nil, err
+	}
+	s.remember(tx, t, false)
+	if before.status != t.Status || before.severity != t.Severity || before.ns != t.Notification.Status {
+		count(tx, &ticket.Ticket{Status: before.status, Severity: before.severity, Notification: ticket.Notification{Status: before.ns}}, t)
+	}
+	return t, nil
 }
 
 // Pending implements ticket.Store through the partial index on PENDING tickets.

@@ -323,3 +323,7 @@ func TestExecutionRetention(t *testing.T) {
 		t.Errorf("execution of day 6 gone: %v", err)
 	}
 }
+
+func TestIntegrationsContract(t *testing.T) {
+	storetest.RunIntegrations(t, func(t *testing.T) ticket.IntegrationStore { return sqlite.NewIntegrations(open(t)) })
+}

@@ -204,6 +204,8 @@ type Store interface {
 	Pending(ctx context.Context, before time.Time, limit int) ([]*Ticket, error)
 	// Stats counts tickets by status, severity and notification status.
 	Stats(ctx context.Context) (Stats, error)
+	// DedupStore: dedup keys and reporter mail (intake.go).
+	DedupStore
 }
 
 // Stats are the counts shown at the top of the admin table.
@@ -261,6 +263,8 @@ type Message struct {
 	Severity   Severity          `json:"severity"`
 	Link       string            `json:"link,omitempty"`
 	Attrs      map[string]string `json:"attributes,omitempty"`
+	// AckLink, when paging provides one, acknowledges the ticket in one click.
+	AckLink string `json:"ackLink,omitempty"`
 }
 
 // Publisher delivers a message on one channel. Failures are *TransientError (worth retrying)

@@ -64,6 +64,8 @@ type TimelineEntry struct {
 	At      time.Time `json:"at"`
 	Type    string    `json:"type"`
 	Message string    `json:"message"`
+	// Actor is who did it, when known (see intake.go).
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // Timeline entry types.
@@ -93,6 +95,17 @@ type Ticket struct {
 	Version      int             `json:"version"`
 	Notification Notification    `json:"notification"`
 	Timeline     []TimelineEntry `json:"timeline"`
+
+	// Intake (intake.go, mail.go): set on tickets that monitoring, heartbeats or email filed,
+	// and on the emails to the reporter.
+	DedupKey    string       `json:"dedupKey,omitempty"`
+	Occurrences int          `json:"occurrences,omitempty"`
+	Source      *Source      `json:"source,omitempty"`
+	Alerts      []Alert      `json:"alerts,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Mail        []MailNotice `json:"mail,omitempty"`
+	// MailIn holds digests of the inbound Message-IDs appended, to drop redeliveries.
+	MailIn []string `json:"mailIn,omitempty"`
 }
 
 // AddTimeline appends an entry, keeping at most MaxTimeline (the oldest go first, but the
@@ -129,6 +142,7 @@ func (t *Ticket) Public() *Ticket {
 		}
 		p.Timeline[i] = e
 	}
+	p.publicIntake()
 	return &p
 }
 
@@ -237,6 +251,7 @@ func (t *Ticket) Clone() *Ticket {
 	c := *t
 	c.Timeline = append([]TimelineEntry(nil), t.Timeline...)
 	c.Notification.Channels = append([]ChannelDelivery(nil), t.Notification.Channels...)
+	c.cloneIntake()
 	if t.Notification.Channels != nil && c.Notification.Channels == nil {
 		c.Notification.Channels = []ChannelDelivery{}
 	}

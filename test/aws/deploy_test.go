@@ -122,7 +122,7 @@ func shellWords(t *testing.T, line string) []string {
 // quoting, and checks it reads back every value as given, for parameters the template has.
 func TestDeployParameterOverrides(t *testing.T) {
 	params := loadTemplate(t).raw["Parameters"].(map[string]any)
-	base := map[string]string{"Stage": "prod", "DeletionProtection": "true", "AdminEmail": "", "AllowedOrigin": "", "DomainName": "", "CertificateArn": "", "Alarms": "true", "WebhookUrls": "-"}
+	base := map[string]string{"Stage": "prod", "DeletionProtection": "true", "AdminEmail": "", "AllowedOrigin": "", "DomainName": "", "CertificateArn": "", "Alarms": "true", "WebhookUrls": "-", "SesIdentity": "", "MailFrom": "", "SupportAddress": ""}
 	for _, tc := range []struct {
 		name string
 		vars []string

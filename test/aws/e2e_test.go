@@ -56,6 +56,7 @@ func TestAWSPathEndToEnd(t *testing.T) {
 	create := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/create"), s.env(map[string]string{
 		"AWS_ENDPOINT_URL_SFN": statesHTTP.URL,
 		"STATE_MACHINE_ARN":    machineArn,
+		"REPORTER_MAIL":        "false",
 	}))
 
 	began := time.Now()

@@ -129,7 +129,7 @@ func TestLambdaAPI(t *testing.T) {
 	s := newStack(t)
 	states := awstest.StartSFN(t)
 	const machine = "arn:aws:states:us-east-1:000000000000:stateMachine:incident-manager-notify"
-	create := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/create"), s.env(map[string]string{"AWS_ENDPOINT_URL_SFN": states.URL, "STATE_MACHINE_ARN": machine}))
+	create := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/create"), s.env(map[string]string{"AWS_ENDPOINT_URL_SFN": states.URL, "STATE_MACHINE_ARN": machine, "REPORTER_MAIL": "false"}))
 	get := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/get"), s.env(nil))
 	scan := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/scan"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token", "CURSOR_KEY_PARAM": stage + "/cursor-key"}))
 	admin := awstest.StartRIE(t, awstest.BuildLambda(t, "./api/admin"), s.env(map[string]string{"ADMIN_TOKEN_PARAM": stage + "/admin-token", "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:notify"}))

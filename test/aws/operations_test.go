@@ -40,9 +40,9 @@ func TestTemplateOperations(t *testing.T) {
 			t.Errorf("log group %s RetentionInDays %s, want the LogRetentionDays parameter", name, got)
 		}
 	}
-	// 8 functions, the API's access log, the workflow's, and SNS's two delivery status groups.
-	if groups != 12 {
-		t.Errorf("%d log groups, want 12", groups)
+	// 12 functions, the API's access log, the workflow's, and SNS's two delivery status groups.
+	if groups != 16 {
+		t.Errorf("%d log groups, want 16", groups)
 	}
 
 	als, _ := tp.props("HttpApi")["AccessLogSettings"].(map[string]any)
@@ -85,8 +85,15 @@ func TestTemplateOperations(t *testing.T) {
 	if a := alarms["ApiServerErrorsAlarm"]; !strings.Contains(a, `"MetricName":"5xx"`) || !strings.Contains(a, `{"Ref":"HttpApi"}`) {
 		t.Errorf("no alarm on the API's 5xx: %s", a)
 	}
+	// An alarm takes at most 10 metrics: the intake functions have alarms of their own.
 	for alarm, metric := range map[string]string{"FunctionErrorsAlarm": "Errors", "FunctionThrottlesAlarm": "Throttles"} {
-		a := alarms[alarm]
+		intakeAlarm := "Intake" + metric + "Alarm"
+		a := alarms[alarm] + alarms[intakeAlarm]
+		for _, one := range []string{alarm, intakeAlarm} {
+			if n := strings.Count(alarms[one], `"MetricStat"`); n == 0 || n > 9 {
+				t.Errorf("%s has %d metrics, want 1..9 (10 with its expression)", one, n)
+			}
+		}
 		if !strings.Contains(a, `"MetricName":"`+metric+`"`) {
 			t.Errorf("%s is not on Lambda %s: %s", alarm, metric, a)
 		}

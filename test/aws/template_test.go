@@ -249,14 +249,19 @@ var functions = map[string]struct {
 	codeURI string
 	routes  []string
 }{
-	"CreateFunction":     {"api/create/", []string{"POST /ticket"}},
-	"GetFunction":        {"api/get/", []string{"GET /ticket/{id}"}},
-	"ScanFunction":       {"api/scan/", []string{"GET /ticket"}},
-	"AdminFunction":      {"api/admin/", []string{"GET /admin/stats", "GET /admin/tickets/{id}", "PATCH /ticket/{id}", "POST /admin/tickets/bulk", "POST /admin/tickets/{id}/retry-notification"}},
-	"AuthorizerFunction": {"api/authorizer/", nil},
-	"PublishFunction":    {"tasks/publish/", nil},
-	"RecordFunction":     {"tasks/record/", nil},
-	"SweepFunction":      {"tasks/sweep/", nil},
+	"CreateFunction": {"api/create/", []string{"POST /ticket"}},
+	"GetFunction":    {"api/get/", []string{"GET /ticket/{id}"}},
+	"ScanFunction":   {"api/scan/", []string{"GET /ticket"}},
+	"AdminFunction": {"api/admin/", []string{"DELETE /admin/integrations/{id}", "GET /admin/integrations", "GET /admin/integrations/{id}", "GET /admin/stats", "GET /admin/tickets/{id}",
+		"PATCH /admin/integrations/{id}", "PATCH /ticket/{id}", "POST /admin/integrations", "POST /admin/integrations/{id}/rotate", "POST /admin/tickets/bulk", "POST /admin/tickets/{id}/replies", "POST /admin/tickets/{id}/retry-notification"}},
+	"IntakeFunction":       {"api/intake/", []string{"GET /v1/heartbeat/{key}", "POST /v1/alertmanager", "POST /v1/alertmanager/{key}", "POST /v1/heartbeat/{key}", "POST /v2/enqueue"}},
+	"HeartbeatFunction":    {"intake/heartbeats/", nil},
+	"MailInFunction":       {"intake/mailin/", nil},
+	"ReporterMailFunction": {"tasks/reportermail/", nil},
+	"AuthorizerFunction":   {"api/authorizer/", nil},
+	"PublishFunction":      {"tasks/publish/", nil},
+	"RecordFunction":       {"tasks/record/", nil},
+	"SweepFunction":        {"tasks/sweep/", nil},
 }
 
 func TestTemplateFunctions(t *testing.T) {
@@ -509,14 +514,18 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 	}
 	// Per function, exactly the actions it needs.
 	want := map[string][]string{
-		"CreateFunction":     {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
-		"GetFunction":        {"dynamodb:GetItem"},
-		"ScanFunction":       {"dynamodb:Query", "ssm:GetParameter"},
-		"AdminFunction":      {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter", "states:StartExecution"},
-		"AuthorizerFunction": {"ssm:GetParameter"},
-		"PublishFunction":    {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
-		"RecordFunction":     {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-		"SweepFunction":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
+		"CreateFunction":       {"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution"},
+		"GetFunction":          {"dynamodb:GetItem"},
+		"ScanFunction":         {"dynamodb:Query", "ssm:GetParameter"},
+		"AdminFunction":        {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem", "ssm:GetParameter", "states:StartExecution"},
+		"IntakeFunction":       {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:StartExecution"},
+		"HeartbeatFunction":    {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
+		"MailInFunction":       {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:GetObject", "states:StartExecution"},
+		"ReporterMailFunction": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ssm:GetParametersByPath"},
+		"AuthorizerFunction":   {"ssm:GetParameter"},
+		"PublishFunction":      {"dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish", "ssm:GetParametersByPath"},
+		"RecordFunction":       {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"SweepFunction":        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "states:StartExecution"},
 	}
 	getAtt := regexp.MustCompile(`^\{"Fn::GetAtt":\["(\w+)","Arn"\]\}$`)
 	ref := regexp.MustCompile(`^\{"Ref":"(\w+)"\}$`)
@@ -560,7 +569,8 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 					default:
 						got = append(got, a)
 						for _, res := range st.resources {
-							if !strings.Contains(res, "TicketsTable") && !strings.Contains(res, "NotifyStateMachine") && !strings.Contains(res, "AdminTopic") && !strings.Contains(res, "parameter/incident-manager/${Stage}/") {
+							if !strings.Contains(res, "TicketsTable") && !strings.Contains(res, "NotifyStateMachine") && !strings.Contains(res, "AdminTopic") && !strings.Contains(res, "parameter/incident-manager/${Stage}/") &&
+								!strings.Contains(res, "MailInBucket.Arn}/inbound/*") && !strings.Contains(res, ":identity/${SesIdentity}") {
 								t.Errorf("may act on %s, outside the stack's own table, machine, topic and parameters", res)
 							}
 						}

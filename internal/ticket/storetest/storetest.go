@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) ticket.Store, opt Options) {
 	t.Run("UpdateConcurrent", func(t *testing.T) { testUpdateConcurrent(t, open(t)) })
 	t.Run("Pending", func(t *testing.T) { testPending(t, open(t)) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, open(t)) })
+	runIntake(t, open, opt)
 }
 
 var base = time.Date(2026, 11, 27, 9, 30, 0, 123456789, time.UTC)
@@ -431,13 +432,6 @@ func corpusOfTickets(t *testing.T, s ticket.Store) []*ticket.Ticket {
 	return out
 }
 
-func ids(ts []*ticket.Ticket) []string {
-	var out []string
-	for _, t := range ts {
-		out = append(out, t.ID)
-	}
-	return out
-}
 
 func testListSearch(t *testing.T, s ticket.Store) {
 	all := corpusOfTickets(t, s)

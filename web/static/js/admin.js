@@ -93,6 +93,7 @@ function adminBar(ctx, current) {
   return h('div', { class: 'admin-bar' },
     h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
       current ? [h('a', { href: '#/admin' }, 'Tickets'), ' / ', h('span', { 'aria-current': 'page' }, current)] : h('span', {}, 'Admin')),
+    h('a', { href: '#/admin/integrations', class: 'btn btn-link', id: 'integrations-link' }, 'Integrations'),
     h('button', { type: 'button', class: 'btn btn-link', id: 'sign-out', onclick: () => {
       adminToken.clear();
       announce('Signed out.');

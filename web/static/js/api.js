@@ -122,6 +122,11 @@ export const api = {
   executions: (ticketId, signal) => request('GET', `/admin/executions?ticket=${enc(ticketId)}`, { admin: true, signal }),
   execution: (name, signal) => request('GET', `/admin/executions/${enc(name)}`, { admin: true, signal }),
   outbox: (signal) => request('GET', '/admin/outbox', { admin: true, signal }),
+  listIntegrations: (signal) => request('GET', '/admin/integrations', { admin: true, signal }),
+  createIntegration: (body, signal) => request('POST', '/admin/integrations', { body, admin: true, signal }),
+  patchIntegration: (id, body, signal) => request('PATCH', `/admin/integrations/${enc(id)}`, { body, admin: true, signal }),
+  rotateIntegration: (id, signal) => request('POST', `/admin/integrations/${enc(id)}/rotate`, { admin: true, signal }),
+  deleteIntegration: (id, signal) => request('DELETE', `/admin/integrations/${enc(id)}`, { admin: true, signal }),
   // The definition is served next to the SPA, not by the API, so it is fetched from the site.
   workflow: async (signal) => {
     let res;

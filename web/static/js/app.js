@@ -5,6 +5,7 @@ import { h, clear, focusEl, append } from './dom.js';
 import { config } from './api.js';
 import { renderReport, renderStatus, renderMine } from './reporter.js';
 import { renderAdmin, renderAdminTicket } from './admin.js';
+import { renderIntegrations } from './integrations.js';
 import { pageHeading } from './ui.js';
 
 const main = document.getElementById('main');
@@ -16,6 +17,7 @@ const routes = [
   [/^\/mine$/, 'mine', 'My tickets', (ctx) => renderMine(ctx)],
   [/^\/admin$/, 'admin', 'Admin', (ctx) => renderAdmin(ctx)],
   [/^\/admin\/ticket\/([^/]+)$/, 'admin', 'Ticket · Admin', (ctx, id) => renderAdminTicket(ctx, id)],
+  [/^\/admin\/integrations$/, 'admin', 'Integrations · Admin', (ctx) => renderIntegrations(ctx)],
 ];
 
 function route({ focus = true } = {}) {
