@@ -192,7 +192,7 @@ func TestEventsAPIDocumentedExamples(t *testing.T) {
 		{"ErrBadSeverity", fmt.Sprintf(`{"routing_key":%q,"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"fatal"}}`, key), "'payload.severity' is invalid (must be one of critical, error, warning, info)"},
 		{"ErrBadAction", fmt.Sprintf(`{"routing_key":%q,"event_action":"explode"}`, key), "'event_action' is invalid (must be one of trigger, acknowledge, resolve)"},
 		{"ErrAckWithoutDedupKey", fmt.Sprintf(`{"routing_key":%q,"event_action":"acknowledge"}`, key), "'dedup_key' is missing or blank (it is required to acknowledge)"},
-		{"ErrNotJSON", `{"routing_key":`, "The request body is not valid JSON (The request body is not valid JSON.)"},
+		{"ErrNotJSON", `{"routing_key":`, "The request body is not valid JSON"},
 		{"ErrTooLarge", fmt.Sprintf(`{"routing_key":%q,"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info","custom_details":{"blob":%q}}}`, key, strings.Repeat("a", intake.MaxEvent)), "Event object is too large (at most 524288 bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,8 @@ func TestLambdaSizesAndColdStarts(t *testing.T) {
 	env := s.env(map[string]string{
 		"TOPIC_ARN": s.topic.Arn, "CONFIG_PATH": stage + "/config", "ADMIN_TOKEN_PARAM": stage + "/admin-token",
 		"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:notify", "AWS_ENDPOINT_URL_SFN": awstest.StartSFN(t).URL,
-		"CURSOR_KEY_PARAM": stage + "/cursor-key",
+		"CURSOR_KEY_PARAM": stage + "/cursor-key", "REPORTER_MAIL": "false",
+		"MAIL_BUCKET": "mail", "MAIL_FROM": "help@example.com", "MAIL_PREFIX": "inbound/",
 	})
 	api := httpEvent("GET", "/healthz", "/healthz", "", "", nil)
 	cases := []struct {
@@ -39,6 +40,10 @@ func TestLambdaSizesAndColdStarts(t *testing.T) {
 		{"./tasks/publish", map[string]any{"ticketId": "not-there"}},
 		{"./tasks/record", map[string]any{"ticketId": "not-there"}},
 		{"./tasks/sweep", map[string]any{}},
+		{"./api/intake", httpEvent("POST", "/v2/enqueue", "/v2/enqueue", "", `{}`, nil)},
+		{"./intake/heartbeats", map[string]any{}},
+		{"./intake/mailin", map[string]any{"Records": []any{}}},
+		{"./tasks/reportermail", map[string]any{}},
 	}
 	var report strings.Builder
 	fmt.Fprintf(&report, "%-16s %10s %10s %10s %10s\n", "function", "arm64", "zip", "cold", "warm")
