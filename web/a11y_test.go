@@ -5,6 +5,7 @@ package web_test
 // emulated colour schemes, time zones and the accessibility tree.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,8 +14,11 @@ import (
 	"sync"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 var axeSource = sync.OnceValues(func() (string, error) {
@@ -132,4 +136,36 @@ func (tb *tab) axNodes() []axNode {
 		out = append(out, axNode{role: str(n.Role), name: str(n.Name)})
 	}
 	return out
+}
+
+// press types keys as a person's keyboard does: each key's keydown carries its text, so a
+// page that handles the keydown (preventDefault) keeps the character out of the next field,
+// as in a real browser. chromedp.KeyEvent sends the text as a separate "char" event, which
+// no page can cancel.
+func (tb *tab) press(keys string) {
+	tb.t.Helper()
+	tb.do(chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		for _, r := range keys {
+			evs := kb.Encode(r)
+			var text string
+			for _, k := range evs {
+				if k.Type == kb.KeyChar {
+					text = k.Text
+				}
+			}
+			for _, k := range evs {
+				if k.Type == kb.KeyChar {
+					continue
+				}
+				p := *k
+				if p.Type == kb.KeyDown {
+					p.Text, p.UnmodifiedText = text, text
+				}
+				if _, err := cdp.Call(ctx, target, input.DispatchKeyEvent, p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
 }

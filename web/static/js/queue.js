@@ -245,7 +245,8 @@ export function renderQueue(ctx) {
 
   append(main, h('div', { class: 'page page-admin page-queue' },
     adminBar(ctx, ''),
-    h('div', { class: 'queue-head' }, pageHeading('Tickets'), live, helpButton()),
+    h('div', { class: 'queue-head' }, pageHeading('Tickets'), live,
+      h('button', { type: 'button', class: 'btn btn-link', id: 'refresh', onclick: () => load() }, 'Refresh'), helpButton()),
     viewsNav, searchForm, filtersBox, countsBox, banner, bulkResult, bulkBar, resultCount, tableSlot, pager));
 
   // --- State ↔ controls ---------------------------------------------------------------------
@@ -257,6 +258,10 @@ export function renderQueue(ctx) {
     for (const k of ['assignee', 'integration']) {
       const el = optionalControls.querySelector(`[name="${k}"]`);
       if (el) el.value = st[k];
+    }
+    for (const b of countsBody.querySelectorAll('[data-card]')) {
+      const [k, v] = b.dataset.card.split(':');
+      b.setAttribute('aria-pressed', String(st[k] === v));
     }
     const n = FILTER_KEYS.filter((k) => k !== 'q' && st[k]).length;
     filterSummary.textContent = n ? `(${n} active)` : '';
@@ -838,10 +843,13 @@ export function renderQueue(ctx) {
       const r = rows.get(res.id);
       if (res.ok) {
         selected.delete(res.id);
-        if (r) {
+        // The live feed may have brought a newer version already (the workflow is quick).
+        if (r && (res.version || 0) > r.t.version) {
           const t = { ...r.t, version: res.version || r.t.version, status: res.status || STATUS_AFTER[b.action] || r.t.status };
           if (b.action === 'retry-notification') t.notification = { ...(t.notification || {}), status: 'PENDING' };
           refreshRow(r, t, { stale: !stillMatches({ status: t.status, severity: t.severity, notification: t.notification?.status }) });
+        }
+        if (r) {
           r.tr.removeAttribute('data-bulk');
           r.box.checked = false;
         }
