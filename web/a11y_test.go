@@ -15,8 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -91,8 +91,6 @@ func (tb *tab) colorScheme(v string) {
 	}); err != nil {
 		tb.t.Fatal(err)
 	}
-	// Let the style recalculation land before anything measures colours.
-	tb.wait("the colour scheme", fmt.Sprintf(`matchMedia('(prefers-color-scheme: %s)').matches`, v), 2e9)
 }
 
 // scheme is the colour scheme in effect ("light" or "dark"), as the page sees it.

@@ -50,6 +50,18 @@ func (s *server) get(t *testing.T, id string) ticket {
 	return tk
 }
 
+// waitFinal waits until the ticket's notification has ended (SENT, PARTIAL or FAILED).
+func (s *server) waitFinal(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.get(t, id).Notification.Status == "PENDING" {
+		if time.Now().After(deadline) {
+			t.Fatalf("ticket %s still PENDING after 20s", id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // titles are the titles of the queue's rows, top to bottom.
 func (tb *tab) titles() []string {
 	tb.t.Helper()
@@ -90,7 +102,7 @@ func TestQueueUpdatesLive(t *testing.T) {
 	if got := tb.text(row + " [data-notification]"); !strings.Contains(got, "Pending") {
 		t.Fatalf("the new ticket's notification reads %q, want Pending while the webhook holds it", got)
 	}
-	tb.wait("the total", `document.querySelector('.stat-total .stat-n').textContent === '1'`, 5*time.Second)
+	tb.wait("the total", `document.querySelector('.stat-total .stat-n') && document.querySelector('.stat-total .stat-n').textContent === '1'`, 5*time.Second)
 	before := tb.titles()
 
 	start := time.Now()
@@ -511,13 +523,8 @@ func TestRetryNotificationFromTheQueue(t *testing.T) {
 	s := startServer(t, "--webhook", hook.URL)
 	tk := s.create(t, "Nobody told", "critical")
 	ok := s.create(t, "Fine", "low")
-	deadline := time.Now().Add(20 * time.Second)
-	for s.get(t, tk.ID).Notification.Status != "PARTIAL" || s.get(t, ok.ID).Notification.Status != "PARTIAL" {
-		if time.Now().After(deadline) {
-			t.Fatal("the notifications did not end PARTIAL")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitFinal(t, tk.ID)
+	s.waitFinal(t, ok.ID)
 	tb := newTab(t)
 	tb.signIn(s)
 	tb.wait("the partial count", `document.querySelector('[data-card="notification:PARTIAL"] .stat-n') && document.querySelector('[data-card="notification:PARTIAL"] .stat-n').textContent === '2'`, 5*time.Second)

@@ -44,6 +44,7 @@ export function onAuthError(ctx, err) {
 
 function renderSignIn(ctx, next, notice) {
   const { main, signal } = ctx;
+  document.title = 'Admin sign-in · Incident Manager';
   const input = h('input', {
     id: 'admin-token', name: 'token', type: 'password', autocomplete: 'current-password', spellcheck: 'false',
     'aria-describedby': 'admin-token-hint', required: true,

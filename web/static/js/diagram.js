@@ -329,14 +329,17 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
       ? [s('rect', { width: b.w, height: b.h, rx: b.h / 2 }), s('text', { x: b.w / 2, y: b.h / 2 + 5, 'text-anchor': 'middle', class: 'node-name' }, label)]
       : [
         s('rect', { width: b.w, height: b.h, rx: 8 }),
-        s('text', { x: b.w / 2, y: 21, 'text-anchor': 'middle', class: 'node-name' }, label),
-        s('text', { x: b.w / 2, y: 38, 'text-anchor': 'middle', class: 'node-type' }, typeLine(node, attempts, st)),
+        // One text with two lines, a space between them: read as "Publish Task", the start of
+        // the node's accessible name.
+        s('text', { 'text-anchor': 'middle' },
+          s('tspan', { x: b.w / 2, y: 21, class: 'node-name' }, label), ' ',
+          s('tspan', { x: b.w / 2, y: 38, class: 'node-type' }, typeLine(node, attempts, st))),
       ];
     const gEl = s('g', {
       class: cls,
       transform: `translate(${b.x},${b.y})`,
       dataset: { state: node.virtual ? '' : name, status: st || 'none' },
-    }, s('title', {}, node.virtual ? node.label : `${name} (${node.type}): ${STATE_WORDS[st]}`), children);
+    }, a ? null : s('title', {}, node.virtual ? node.label : `${name} (${node.type})`), children);
     if (!node.virtual) {
       nodeEls.set(name, gEl);
       if (a) {

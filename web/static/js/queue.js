@@ -822,6 +822,7 @@ export function renderQueue(ctx) {
   async function runBulk(b, ids) {
     if (bulkBusy || !ids.length) return;
     bulkBusy = true;
+    const from = document.activeElement;
     clear(bulkResult);
     bulkBar.querySelectorAll('button').forEach((x) => { x.disabled = true; });
     const working = h('p', { class: 'loading', role: 'status' }, `${b.label}: ${plural(ids.length, 'ticket')}…`);
@@ -869,7 +870,10 @@ export function renderQueue(ctx) {
       h('button', { type: 'button', class: 'btn btn-link', onclick: () => clear(bulkResult) }, 'Dismiss'));
     append(clear(bulkResult), summary);
     drawBulk();
-    focusEl(summary);
+    // The summary takes focus unless the reader has moved on meanwhile; then it is announced.
+    const here = document.activeElement;
+    if (here === from || here === document.body || !here || bulkBar.contains(here) || !document.contains(from)) focusEl(summary);
+    else announce(summary.textContent);
     scheduleSync();
     scheduleCounts();
   }
