@@ -39,7 +39,9 @@ func TestErrorSummaryLinkMovesToItsFieldOnly(t *testing.T) {
 	if got := eval[string](tb, `document.activeElement.getAttribute('href')`); got != "#f-title" {
 		t.Fatalf("Tab from the summary reached %q, want its first link", got)
 	}
-	tb.press("\r")
+	// Enter as the issue's session sent it: keydown, then the character as an event of its
+	// own, which lands in whatever has focus once the keydown has moved it.
+	tb.do(chromedp.KeyEvent(kb.Enter))
 	time.Sleep(400 * time.Millisecond)
 	if got := tb.activeID(); got != "f-title" {
 		t.Errorf("Enter on the summary's link left focus on %q, want the title field (the form was submitted again)", got)
