@@ -25,21 +25,30 @@ function queueHref() {
   } catch { return '#/admin'; }
 }
 
+// Why the sign-in form is shown again, for the next guard to say.
+let signInNotice = '';
+
 /** guard renders the sign-in form when there is no token; returns true when signed in. */
 export function guard(ctx, next) {
   if (adminToken.get()) return true;
-  renderSignIn(ctx, next);
+  const notice = signInNotice;
+  signInNotice = '';
+  renderSignIn(ctx, next, notice);
   return false;
 }
 
+/**
+ * onAuthError handles refused credentials: the page stops (its requests, live feed and
+ * timers end with its signal, so nothing of it can redraw over the form) and comes back as
+ * the sign-in form. It returns true when err was such a refusal.
+ */
 export function onAuthError(ctx, err) {
-  if (isAuthError(err)) {
-    adminToken.clear();
-    clear(ctx.main);
-    renderSignIn(ctx, () => ctx.rerender(), 'Your admin session is no longer valid. Please sign in again.');
-    return true;
-  }
-  return false;
+  if (!isAuthError(err)) return false;
+  if (ctx.signal.aborted) return true;
+  adminToken.clear();
+  signInNotice = 'Your admin session is no longer valid. Please sign in again.';
+  ctx.rerender();
+  return true;
 }
 
 function renderSignIn(ctx, next, notice) {
