@@ -164,6 +164,13 @@ func TestNotificationRunIsOneTimelineEntry(t *testing.T) {
 	if got := tb.text(".timeline > li:last-child .tl-head strong"); got != "Responders notified (after a retry)" {
 		t.Errorf("the retried run reads %q", got)
 	}
+	// Both runs carry the ticket's ID as their name; the list tells them apart.
+	tb.wait("two runs listed", `document.querySelectorAll('#executions-table tbody tr').length === 2 && document.querySelector('#execution-status')`, 10*time.Second)
+	if n := tb.count(`#executions-table tr.is-current`); n != 1 {
+		t.Errorf("%d runs are marked as the one shown, want 1", n)
+	}
+	tb.click("#executions-table tbody button")
+	tb.wait("the first run's diagram", `document.querySelector('#execution-status') && document.querySelector('#execution-status').textContent === 'FAILED'`, 10*time.Second)
 	tb.screenshot("admin-detail-runs")
 }
 

@@ -313,18 +313,20 @@ export function renderAdminTicket(ctx, ticketId) {
         drawWorkflow(definition, null).element);
       return;
     }
-    if (!chosen || !executions.some((e) => e.name === chosen)) chosen = executions[0].name;
+    // A retry runs again under the ticket's ID: the ARN tells the runs apart.
+    const keyOf = (e) => e.executionArn || e.name;
+    if (!chosen || !executions.some((e) => keyOf(e) === chosen)) chosen = keyOf(executions[0]);
     const listEl = h('table', { class: 'table responsive executions', id: 'executions-table' },
       h('caption', { class: 'visually-hidden' }, 'Workflow executions for this ticket, newest first'),
       h('thead', {}, h('tr', {}, ['Execution', 'Status', 'Started', 'Duration'].map((c) => h('th', { scope: 'col' }, c)),
         h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Shown')))),
-      h('tbody', {}, executions.map((e) => h('tr', { class: e.name === chosen ? 'is-current' : '' },
+      h('tbody', {}, executions.map((e) => h('tr', { class: keyOf(e) === chosen ? 'is-current' : '' },
         h('td', { dataset: { label: 'Execution' }, class: 'mono small break' }, e.name),
         h('td', { dataset: { label: 'Status' } }, h('span', { class: `chip ex-${String(e.status).toLowerCase()}` }, e.status)),
         h('td', { dataset: { label: 'Started' } }, timeEl(e.startDate)),
         h('td', { dataset: { label: 'Duration' } }, e.stopDate ? duration(e.startDate, e.stopDate) : 'running'),
-        h('td', { dataset: { label: '' } }, e.name === chosen ? h('span', { class: 'muted' }, 'Shown below')
-          : h('button', { type: 'button', class: 'btn btn-link', onclick: () => { chosen = e.name; loadExecutions(); } }, 'Show'))))));
+        h('td', { dataset: { label: '' } }, keyOf(e) === chosen ? h('span', { class: 'muted' }, 'Shown below')
+          : h('button', { type: 'button', class: 'btn btn-link', 'aria-label': `Show the run started ${formatDate(e.startDate)}`, onclick: () => { chosen = keyOf(e); loadExecutions(); } }, 'Show'))))));
     const diagramSlot = h('div', { class: 'diagram-slot' }, h('p', { class: 'loading' }, 'Loading the execution history…'));
     append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), listEl, diagramSlot);
     await showExecution(chosen, diagramSlot, run);
