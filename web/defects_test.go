@@ -61,12 +61,17 @@ func TestOutboxCardIsNeverEmpty(t *testing.T) {
 	tb.signIn(s)
 	tb.open(s.URL + "/#/admin/ticket/" + tk.ID)
 	tb.wait("the ticket", `document.querySelector('#ticket-title')`, 5*time.Second)
-	tb.wait("the outbox card filled", `document.querySelector('#outbox h2') && document.querySelector('#outbox').children.length > 1`, 2*time.Second)
+	// Watch the card from now on: it must never be on the page with nothing in it.
+	eval[bool](tb, `(window.emptyOutbox = 0, setInterval(() => { const o = document.querySelector('#outbox'); if (o && o.isConnected && o.children.length <= 1) window.emptyOutbox++; }, 50), true)`)
+	tb.wait("the outbox card filled", `document.querySelector('#outbox h2') && document.querySelector('#outbox').children.length > 1`, 5*time.Second)
 	if got := tb.text("#outbox"); !strings.Contains(got, "Delivery is going on") && !strings.Contains(got, "[Incident") {
 		t.Errorf("during the run the outbox card reads %q, want that delivery is going on or the message", got)
 	}
 	tb.wait("the message", `document.querySelector('#outbox .outbox-body')`, 10*time.Second)
 	tb.wait("the run's end", `!document.querySelector('#outbox-pending') && document.querySelector('[data-notification="PARTIAL"]')`, 10*time.Second)
+	if n := eval[int](tb, `window.emptyOutbox`); n > 0 {
+		t.Errorf("the Messages sent card was empty in %d samples of 50 ms during the run", n)
+	}
 }
 
 // TestOneTimeFormatWithTimeZone: every exact time, on every page, in one format that names
