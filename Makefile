@@ -49,7 +49,8 @@ corpus:
 
 deps: npm-deps chromium alertmanager
 
-# dynalite (second DynamoDB stand-in) and asl-validator, pinned in package-lock.json.
+# dynalite (second DynamoDB stand-in), asl-validator and axe-core (the browser tests' accessibility
+# checks), pinned in package-lock.json.
 npm-deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

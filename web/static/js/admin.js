@@ -1,38 +1,59 @@
-// The admin side: sign-in, the ticket table with stats, filters and cursor paging, and the
-// ticket detail with lifecycle actions and the workflow execution diagram.
+// The admin side: sign-in, and the ticket detail with lifecycle actions, live updates and the
+// workflow execution diagram. The queue itself is queue.js.
 import { h, clear, announce, focusEl, timeEl, formatDate, duration, sleep, append } from './dom.js';
 import { api, adminToken, config, consoleURL, isAuthError } from './api.js';
 import {
-  SEVERITIES, STATUSES, severityChip, statusChip, notificationChip, deliveryList, errorAlert, isAbort,
-  timelineList, pageHeading, copyButton,
+  NOTIFICATIONS, severityChip, statusChip, notificationChip, deliveryList, errorAlert, isAbort, pageHeading, copyButton, notFound,
 } from './ui.js';
+import { timelineList } from './timeline.js';
 import { drawWorkflow } from './diagram.js';
+import { follow } from './live.js';
+import { startClock } from './clock.js';
+import { useShortcuts } from './shortcuts.js';
 
-const PAGE_SIZES = [5, 10, 25, 50, 100];
+const QUEUE_KEY = 'incidents.queue.hash';
 
-// The list's filters and paging survive a visit to a ticket, so "Back to tickets" returns to the
-// same page. cursors[i] is the cursor that fetches page i ('' for the first page).
-const list = { status: '', severity: '', limit: 25, cursors: [''], page: 0 };
+/** rememberQueue keeps the queue's URL (its search, filters and page) for "Tickets" links. */
+export function rememberQueue(hash) {
+  try { sessionStorage.setItem(QUEUE_KEY, hash); } catch { /* this page only */ }
+}
+
+function queueHref() {
+  try {
+    const v = sessionStorage.getItem(QUEUE_KEY) || '';
+    return /^#\/admin(\?|$)/.test(v) ? v : '#/admin';
+  } catch { return '#/admin'; }
+}
+
+// Why the sign-in form is shown again, for the next guard to say.
+let signInNotice = '';
 
 /** guard renders the sign-in form when there is no token; returns true when signed in. */
-function guard(ctx, next) {
+export function guard(ctx, next) {
   if (adminToken.get()) return true;
-  renderSignIn(ctx, next);
+  const notice = signInNotice;
+  signInNotice = '';
+  renderSignIn(ctx, next, notice);
   return false;
 }
 
-function onAuthError(ctx, err) {
-  if (isAuthError(err)) {
-    adminToken.clear();
-    clear(ctx.main);
-    renderSignIn(ctx, () => ctx.rerender(), 'Your admin session is no longer valid. Please sign in again.');
-    return true;
-  }
-  return false;
+/**
+ * onAuthError handles refused credentials: the page stops (its requests, live feed and
+ * timers end with its signal, so nothing of it can redraw over the form) and comes back as
+ * the sign-in form. It returns true when err was such a refusal.
+ */
+export function onAuthError(ctx, err) {
+  if (!isAuthError(err)) return false;
+  if (ctx.signal.aborted) return true;
+  adminToken.clear();
+  signInNotice = 'Your admin session is no longer valid. Please sign in again.';
+  ctx.rerender();
+  return true;
 }
 
 function renderSignIn(ctx, next, notice) {
   const { main, signal } = ctx;
+  document.title = 'Admin sign-in · Incident Manager';
   const input = h('input', {
     id: 'admin-token', name: 'token', type: 'password', autocomplete: 'current-password', spellcheck: 'false',
     'aria-describedby': 'admin-token-hint', required: true,
@@ -89,123 +110,16 @@ function renderSignIn(ctx, next, notice) {
   append(main, h('div', { class: 'page page-signin' }, pageHeading('Admin sign-in'), form));
 }
 
-function adminBar(ctx, current) {
+export function adminBar(ctx, current) {
   return h('div', { class: 'admin-bar' },
     h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
-      current ? [h('a', { href: '#/admin' }, 'Tickets'), ' / ', h('span', { 'aria-current': 'page' }, current)] : h('span', {}, 'Admin')),
+      current ? [h('a', { href: queueHref(), id: 'back-to-queue' }, 'Tickets'), ' / ', h('span', { 'aria-current': 'page' }, current)] : h('span', {}, 'Admin')),
     h('a', { href: '#/admin/integrations', class: 'btn btn-link', id: 'integrations-link' }, 'Integrations'),
     h('button', { type: 'button', class: 'btn btn-link', id: 'sign-out', onclick: () => {
       adminToken.clear();
       announce('Signed out.');
-      if (location.hash === '#/admin') ctx.rerender(); else location.hash = '#/admin';
+      if (/^#\/admin(\?|$)/.test(location.hash)) ctx.rerender(); else location.hash = '#/admin';
     } }, 'Sign out'));
-}
-
-export function renderAdmin(ctx) {
-  if (!guard(ctx, () => ctx.rerender())) return;
-  const { main, signal } = ctx;
-  const statsSlot = h('section', { class: 'stats', 'aria-label': 'Ticket counts' });
-  const tableSlot = h('div', { class: 'card table-card' });
-  const live = h('p', { class: 'visually-hidden', 'aria-live': 'polite', id: 'list-live' });
-
-  const select = (idv, label, options, value, onChange) => {
-    const el = h('select', { id: idv, onchange: (ev) => onChange(ev.target.value) }, options.map(([v, t]) => h('option', { value: v }, t)));
-    el.value = String(value);
-    return h('div', { class: 'field inline' }, h('label', { for: idv }, label), el);
-  };
-  const resetPaging = () => { list.cursors = ['']; list.page = 0; };
-  const filters = h('form', { class: 'filters', 'aria-label': 'Filter tickets', onsubmit: (ev) => ev.preventDefault() },
-    select('filter-status', 'Status', [['', 'All statuses'], ...STATUSES.map((x) => [x.value, x.label])], list.status, (v) => { list.status = v; resetPaging(); load(); }),
-    select('filter-severity', 'Severity', [['', 'All severities'], ...SEVERITIES.map((x) => [x.value, x.label])], list.severity, (v) => { list.severity = v; resetPaging(); load(); }),
-    select('page-size', 'Per page', PAGE_SIZES.map((n) => [String(n), String(n)]), list.limit, (v) => { list.limit = Number(v); resetPaging(); load(); }),
-    h('button', { type: 'button', class: 'btn btn-secondary', id: 'refresh', onclick: () => load() }, 'Refresh'));
-
-  append(main, h('div', { class: 'page page-admin' },
-    adminBar(ctx, ''), pageHeading('Tickets'), statsSlot, filters, tableSlot, live));
-
-  async function loadStats() {
-    try {
-      const { data } = await api.stats(signal);
-      drawStats(data);
-    } catch (err) {
-      if (isAbort(err) || onAuthError(ctx, err)) return;
-      append(clear(statsSlot), errorAlert({ message: `The counts could not be loaded. ${err.message}` }, loadStats));
-    }
-  }
-
-  function drawStats(st) {
-    const card = (label, n, cls, onclick, pressed) => h(onclick ? 'button' : 'div', {
-      type: onclick ? 'button' : null, class: `stat ${cls || ''}`, onclick,
-      'aria-pressed': onclick ? String(!!pressed) : null,
-      title: onclick ? `Show only ${label.toLowerCase()} tickets` : null,
-    }, h('span', { class: 'stat-n' }, String(n ?? 0)), h('span', { class: 'stat-l' }, label));
-    const filterBy = (k, v) => () => { list[k] = list[k] === v ? '' : v; resetPaging(); clear(main); ctx.rerender(); };
-    append(clear(statsSlot),
-      h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'All'), h('div', { class: 'stat-row' }, card('Total', st.total, 'stat-total', null))),
-      h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'By status'), h('div', { class: 'stat-row' },
-        STATUSES.map((x) => card(x.label, st.byStatus?.[x.value], `st-${x.value}`, filterBy('status', x.value), list.status === x.value)))),
-      h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'By severity'), h('div', { class: 'stat-row' },
-        SEVERITIES.map((x) => card(x.label, st.bySeverity?.[x.value], `sev-${x.value}`, filterBy('severity', x.value), list.severity === x.value)))),
-      h('div', { class: 'stat-group' }, h('h2', { class: 'stat-title' }, 'Notifications'), h('div', { class: 'stat-row' },
-        [['PENDING', 'Pending'], ['SENT', 'Sent'], ['PARTIAL', 'Partial'], ['FAILED', 'Failed']].map(([k, l]) => card(l, st.byNotification?.[k], `nt-${k.toLowerCase()}`, null)))));
-  }
-
-  async function load() {
-    loadStats();
-    tableSlot.setAttribute('aria-busy', 'true');
-    if (!tableSlot.firstChild) append(tableSlot, h('p', { class: 'loading' }, 'Loading tickets…'));
-    let data;
-    try {
-      ({ data } = await api.listTickets({ limit: list.limit, cursor: list.cursors[list.page], status: list.status, severity: list.severity }, signal));
-    } catch (err) {
-      if (isAbort(err) || onAuthError(ctx, err)) return;
-      tableSlot.removeAttribute('aria-busy');
-      append(clear(tableSlot), errorAlert(err.status === 400 && list.page > 0
-        ? { message: 'That page is no longer available. Start again from the first page.' } : err,
-      () => { if (err.status === 400) resetPaging(); load(); }));
-      focusEl(tableSlot.querySelector('.alert'));
-      return;
-    }
-    tableSlot.removeAttribute('aria-busy');
-    drawTable(data);
-  }
-
-  function drawTable(data) {
-    const items = Array.isArray(data?.items) ? data.items : [];
-    const next = data?.nextCursor || null;
-    list.cursors.length = list.page + 1;
-    if (next) list.cursors.push(next);
-    const filtered = list.status || list.severity;
-    const hadFocus = tableSlot.contains(document.activeElement) ? document.activeElement.id : '';
-    const rows = items.map((t) => h('tr', { dataset: { id: t.id } },
-      h('td', { dataset: { label: 'Filed' } }, timeEl(t.createdAt, true)),
-      h('td', { dataset: { label: 'Title' }, class: 'cell-title' }, h('div', {},
-        h('a', { href: `#/admin/ticket/${encodeURIComponent(t.id)}`, class: 'ticket-link' }, t.title || '(no title)'),
-        t.category ? h('div', { class: 'muted small' }, t.category) : null)),
-      h('td', { dataset: { label: 'Severity' } }, severityChip(t.severity)),
-      h('td', { dataset: { label: 'Status' } }, statusChip(t.status)),
-      h('td', { dataset: { label: 'Notification' } }, notificationChip(t.notification)),
-      h('td', { dataset: { label: 'Reporter' } }, t.reporter?.name || '—')));
-    const prev = h('button', { type: 'button', class: 'btn btn-secondary', id: 'page-prev', disabled: list.page === 0, onclick: () => { list.page -= 1; load(); announce(`Page ${list.page + 1}.`); } }, '← Previous');
-    const nextBtn = h('button', { type: 'button', class: 'btn btn-secondary', id: 'page-next', disabled: !next, onclick: () => { list.page += 1; load(); announce(`Page ${list.page + 1}.`); } }, 'Next →');
-    append(clear(tableSlot),
-      items.length
-        ? h('table', { class: 'table responsive', id: 'ticket-table' },
-          h('caption', { class: 'visually-hidden' }, `Tickets, newest first, page ${list.page + 1}`),
-          h('thead', {}, h('tr', {}, ['Filed', 'Title', 'Severity', 'Status', 'Notification', 'Reporter'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, rows))
-        : h('p', { class: 'empty', id: 'ticket-empty' }, filtered ? 'No tickets match these filters.' : 'No tickets yet. New reports appear here.'),
-      h('div', { class: 'pager' }, prev, h('span', { class: 'page-no', id: 'page-no' }, `Page ${list.page + 1}`), nextBtn));
-    live.textContent = `${items.length} ${items.length === 1 ? 'ticket' : 'tickets'} on page ${list.page + 1}.`;
-    // The pager was rebuilt: keep keyboard focus on it, on the other button when the one used
-    // is now disabled (first or last page).
-    if (hadFocus === 'page-next' || hadFocus === 'page-prev') {
-      const same = hadFocus === 'page-next' ? nextBtn : prev;
-      focusEl(same.disabled ? (same === nextBtn ? prev : nextBtn) : same);
-    }
-  }
-
-  load();
 }
 
 export function renderAdminTicket(ctx, ticketId) {
@@ -214,16 +128,21 @@ export function renderAdminTicket(ctx, ticketId) {
   const body = h('div');
   append(main, h('div', { class: 'page page-admin-ticket' }, adminBar(ctx, 'Ticket'), body));
   let ticket = null;
+  startClock();
 
   async function load(focus = true) {
     if (!ticket) append(clear(body), h('p', { class: 'loading' }, 'Loading the ticket…'));
     try {
       const { data } = await api.getTicket(ticketId, signal, true);
+      const same = ticket && data.version === ticket.version;
       ticket = data;
+      if (same && !focus) return; // nothing changed: leave the page as the reader has it
     } catch (err) {
-      if (isAbort(err)) return;
-      append(clear(body), pageHeading('Ticket'), errorAlert(err.status === 404
-        ? { message: `There is no ticket with the ID ${ticketId}.` } : err, () => load()));
+      if (isAbort(err) || onAuthError(ctx, err)) return;
+      if (ticket) return; // a live refresh failed: the page keeps what it shows
+      append(clear(body), pageHeading(err.status === 404 ? 'Ticket not found' : 'Ticket'),
+        err.status === 404 ? notFound(ticketId, queueHref(), 'Back to the tickets') : errorAlert(err, () => load()));
+      document.title = `${err.status === 404 ? 'Ticket not found' : 'Ticket'} · Admin · Incident Manager`;
       focusEl(body.querySelector('h1'));
       return;
     }
@@ -239,11 +158,14 @@ export function renderAdminTicket(ctx, ticketId) {
     buttons.forEach((b) => { b.disabled = true; });
     btn.textContent = 'Saving…';
     try {
-      const { data } = await api.setStatus(ticket.id, to, ticket.version, signal);
+      const { data } = to === 'retry'
+        ? await api.retryNotification(ticket.id, signal)
+        : await api.setStatus(ticket.id, to, ticket.version, signal);
       ticket = data;
       draw(ticket);
-      announce(`Ticket ${to}.`);
+      announce(to === 'retry' ? 'Notification retried.' : `Ticket ${to}.`);
       focusEl(body.querySelector('#ticket-status'));
+      if (to === 'retry') refreshDelivery();
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
       let msg = err;
@@ -260,20 +182,33 @@ export function renderAdminTicket(ctx, ticketId) {
   const execSlot = h('section', { class: 'card', 'aria-labelledby': 'exec-h', id: 'execution' });
   const outboxSlot = h('section', { class: 'card', 'aria-labelledby': 'outbox-h', id: 'outbox' });
 
+  function actionsFor(t) {
+    const actions = [];
+    if (t.status === 'open') actions.push(['acknowledged', 'Acknowledge', 'btn-primary', 'a']);
+    if (t.status !== 'resolved') actions.push(['resolved', 'Resolve', t.status === 'open' ? 'btn-secondary' : 'btn-primary', 'r']);
+    if (t.status === 'resolved') actions.push(['open', 'Reopen', 'btn-secondary']);
+    const n = t.notification?.status;
+    if (n === 'PARTIAL' || n === 'FAILED') actions.push(['retry', 'Retry notification', 'btn-secondary']);
+    return actions;
+  }
+
   function draw(t) {
+    // A live redraw must not lose the reader's place: remember what had focus and what was
+    // open, and give it back.
+    const had = document.activeElement;
+    const focusId = body.contains(had) ? (had.id || (had.dataset?.to ? `[data-to="${had.dataset.to}"]` : '')) : '';
+    const openSteps = [...body.querySelectorAll('.tl-steps')].map((d) => d.open);
     const n = t.notification || {};
     const idEl = h('code', { class: 'ticket-id' }, t.id);
-    const actions = [];
-    if (t.status === 'open') actions.push(['acknowledged', 'Acknowledge', 'btn-primary']);
-    if (t.status !== 'resolved') actions.push(['resolved', 'Resolve', t.status === 'open' ? 'btn-secondary' : 'btn-primary']);
-    if (t.status === 'resolved') actions.push(['open', 'Reopen', 'btn-secondary']);
+    document.title = `${t.ref ? `${t.ref} ` : ''}${t.title || 'Ticket'} · Admin · Incident Manager`;
     append(clear(body),
       pageHeading(t.title || '(no title)', { id: 'ticket-title' }),
-      h('div', { class: 'chips' }, severityChip(t.severity), h('span', { id: 'ticket-status' , tabindex: '-1' }, statusChip(t.status)), notificationChip(n)),
+      h('div', { class: 'chips' }, t.ref ? h('span', { class: 'chip ref' }, t.ref) : null, severityChip(t.severity),
+        h('span', { id: 'ticket-status', tabindex: '-1' }, statusChip(t.status)), notificationChip(n)),
       h('div', { class: 'lifecycle card', role: 'group', 'aria-label': 'Change status' },
         h('p', {}, 'Status: ', h('strong', {}, t.status)),
-        actions.map(([to, label, cls]) => {
-          const b = h('button', { type: 'button', class: `btn ${cls}`, dataset: { to } }, label);
+        actionsFor(t).map(([to, label, cls, key]) => {
+          const b = h('button', { type: 'button', class: `btn ${cls}`, dataset: { to }, 'aria-keyshortcuts': key || null }, label);
           b.addEventListener('click', () => change(to, b));
           return b;
         })),
@@ -285,9 +220,11 @@ export function renderAdminTicket(ctx, ticketId) {
           h('section', { class: 'card', 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineList(t.timeline))),
         h('aside', { class: 'card', 'aria-labelledby': 'fields-h' }, h('h2', { id: 'fields-h' }, 'Details'),
           h('dl', { class: 'dl' },
+            t.ref ? [h('dt', {}, 'Reference'), h('dd', {}, t.ref)] : null,
             h('dt', {}, 'ID'), h('dd', {}, h('div', { class: 'id-row' }, idEl, copyButton(t.id, idEl))),
             h('dt', {}, 'Severity'), h('dd', {}, severityChip(t.severity)),
             h('dt', {}, 'Status'), h('dd', {}, statusChip(t.status)),
+            Object.hasOwn(t, 'assignee') ? [h('dt', {}, 'Assignee'), h('dd', {}, t.assignee?.name || t.assignee || 'Unassigned')] : null,
             h('dt', {}, 'Category'), h('dd', {}, t.category || '—'),
             h('dt', {}, 'Reporter'), h('dd', {}, t.reporter?.name || '—'),
             h('dt', {}, 'Email'), h('dd', {}, t.reporter?.email ? h('a', { href: `mailto:${encodeURIComponent(t.reporter.email)}` }, t.reporter.email) : '—'),
@@ -300,14 +237,50 @@ export function renderAdminTicket(ctx, ticketId) {
             n.lastError ? [h('dt', {}, 'Last error'), h('dd', { class: 'error-text' }, n.lastError)] : null,
             h('dt', {}, 'Execution'), h('dd', { class: 'mono small break' }, n.execution || '—')))),
       execSlot, outboxSlot);
+    body.querySelectorAll('.tl-steps').forEach((d, i) => { if (openSteps[i]) d.open = true; });
+    if (focusId) {
+      const el = focusId.startsWith('[') ? body.querySelector(`.lifecycle button${focusId}`) : body.querySelector(`#${CSS.escape(focusId)}`);
+      (el || body.querySelector('#ticket-status'))?.focus({ preventScroll: true });
+    }
   }
+
+  // --- Live: the page follows the ticket ---------------------------------------------------
+  let refreshTimer = null;
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(async () => {
+      const before = ticket;
+      await load(false);
+      if (!ticket || !before || ticket.version === before.version) return;
+      if (ticket.status !== before.status) announce(`The ticket is now ${ticket.status}.`);
+      if (ticket.notification?.status !== before.notification?.status) {
+        announce(`Notification: ${NOTIFICATIONS[ticket.notification?.status]?.label || ticket.notification?.status}.`);
+      }
+      refreshDelivery();
+    }, 150);
+  }
+  follow({
+    signal,
+    onEvent: (ev) => {
+      if (ev.type === 'ticket' && ev.data.id === ticketId && ev.data.version > (ticket?.version || 0)) scheduleRefresh();
+      if (ev.type === 'reset' || ev.type === 'poll') scheduleRefresh();
+    },
+    onAuthError: (err) => onAuthError(ctx, err),
+  });
+  useShortcuts([
+    { key: 'a', label: 'Acknowledge the ticket', run: () => { const b = body.querySelector('.lifecycle [data-to="acknowledged"]'); if (b) b.click(); else announce('The ticket cannot be acknowledged now.'); } },
+    { key: 'r', label: 'Resolve the ticket', run: () => { const b = body.querySelector('.lifecycle [data-to="resolved"]'); if (b) b.click(); else announce('The ticket is resolved already.'); } },
+    { key: 'u', label: 'Back to the tickets', run: () => { location.hash = queueHref(); } },
+  ], signal);
 
   // --- Workflow execution ---------------------------------------------------------------
   let definition = null;
   let chosen = null;
+  let execRun = 0;
 
   async function loadExecutions() {
-    append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), h('p', { class: 'loading' }, 'Loading the workflow…'));
+    const run = ++execRun;
+    if (!execSlot.firstChild) append(execSlot, h('h2', { id: 'exec-h' }, 'Notification workflow'), h('p', { class: 'loading' }, 'Loading the workflow…'));
     try {
       definition ||= await api.workflow(signal);
     } catch (err) {
@@ -333,6 +306,7 @@ export function renderAdminTicket(ctx, ticketId) {
       append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), errorAlert(err, loadExecutions));
       return;
     }
+    if (run !== execRun) return;
     executions = (executions || []).slice().sort((p, q) => String(q.startDate).localeCompare(String(p.startDate)));
     if (!executions.length) {
       append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'),
@@ -340,23 +314,26 @@ export function renderAdminTicket(ctx, ticketId) {
         drawWorkflow(definition, null).element);
       return;
     }
-    if (!chosen || !executions.some((e) => e.name === chosen)) chosen = executions[0].name;
+    // A retry runs again under the ticket's ID: the ARN tells the runs apart.
+    const keyOf = (e) => e.executionArn || e.name;
+    if (!chosen || !executions.some((e) => keyOf(e) === chosen)) chosen = keyOf(executions[0]);
     const listEl = h('table', { class: 'table responsive executions', id: 'executions-table' },
       h('caption', { class: 'visually-hidden' }, 'Workflow executions for this ticket, newest first'),
-      h('thead', {}, h('tr', {}, ['Execution', 'Status', 'Started', 'Duration', ''].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, executions.map((e) => h('tr', { class: e.name === chosen ? 'is-current' : '' },
+      h('thead', {}, h('tr', {}, ['Execution', 'Status', 'Started', 'Duration'].map((c) => h('th', { scope: 'col' }, c)),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Shown')))),
+      h('tbody', {}, executions.map((e) => h('tr', { class: keyOf(e) === chosen ? 'is-current' : '' },
         h('td', { dataset: { label: 'Execution' }, class: 'mono small break' }, e.name),
         h('td', { dataset: { label: 'Status' } }, h('span', { class: `chip ex-${String(e.status).toLowerCase()}` }, e.status)),
         h('td', { dataset: { label: 'Started' } }, timeEl(e.startDate)),
         h('td', { dataset: { label: 'Duration' } }, e.stopDate ? duration(e.startDate, e.stopDate) : 'running'),
-        h('td', { dataset: { label: '' } }, e.name === chosen ? h('span', { class: 'muted' }, 'Shown below')
-          : h('button', { type: 'button', class: 'btn btn-link', onclick: () => { chosen = e.name; loadExecutions(); } }, 'Show'))))));
+        h('td', { dataset: { label: '' } }, keyOf(e) === chosen ? h('span', { class: 'muted' }, 'Shown below')
+          : h('button', { type: 'button', class: 'btn btn-link', 'aria-label': `Show the run started ${formatDate(e.startDate)}`, onclick: () => { chosen = keyOf(e); loadExecutions(); } }, 'Show'))))));
     const diagramSlot = h('div', { class: 'diagram-slot' }, h('p', { class: 'loading' }, 'Loading the execution history…'));
     append(clear(execSlot), h('h2', { id: 'exec-h' }, 'Notification workflow'), listEl, diagramSlot);
-    await showExecution(chosen, diagramSlot);
+    await showExecution(chosen, diagramSlot, run);
   }
 
-  async function showExecution(name, slot) {
+  async function showExecution(name, slot, run) {
     let delay = 1000;
     for (;;) {
       let ex;
@@ -364,9 +341,11 @@ export function renderAdminTicket(ctx, ticketId) {
         ({ data: ex } = await api.execution(name, signal));
       } catch (err) {
         if (isAbort(err) || onAuthError(ctx, err)) return;
-        append(clear(slot), errorAlert(err, () => showExecution(name, slot)));
+        append(clear(slot), errorAlert(err, () => showExecution(name, slot, run)));
         return;
       }
+      if (run !== execRun) return; // a newer load draws
+      const selectedState = slot.querySelector('g.state.is-selected')?.dataset.state;
       const wf = drawWorkflow(definition, ex, { idPrefix: 'wf' });
       append(clear(slot),
         h('div', { class: 'exec-head' },
@@ -374,16 +353,10 @@ export function renderAdminTicket(ctx, ticketId) {
           ' ', h('span', { class: 'muted small' }, `Started ${formatDate(ex.startDate)}${ex.stopDate ? ` · took ${duration(ex.startDate, ex.stopDate)}` : ''}`)),
         ex.error ? h('p', { class: 'error-text' }, h('code', {}, ex.error), ex.cause ? ` — ${ex.cause}` : '') : null,
         wf.element);
+      if (selectedState) wf.select(selectedState);
       if (ex.status !== 'RUNNING') {
         // The execution finished: refresh the ticket, whose notification status it has just set.
-        if (ticket?.notification?.status === 'PENDING') {
-          try {
-            const { data } = await api.getTicket(ticketId, signal, true);
-            if (data.version !== ticket.version) { ticket = data; draw(ticket); }
-          } catch (err) {
-            if (isAbort(err)) return;
-          }
-        }
+        if (ticket?.notification?.status === 'PENDING') scheduleRefresh();
         return;
       }
       try { await sleep(delay, signal); } catch { return; }
@@ -391,25 +364,38 @@ export function renderAdminTicket(ctx, ticketId) {
     }
   }
 
+  // --- Messages in the local outbox --------------------------------------------------------
   async function loadOutbox() {
     if (config.mode === 'aws') { outboxSlot.remove(); return; }
-    append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'), h('p', { class: 'loading' }, 'Loading…'));
+    const head = h('h2', { id: 'outbox-h' }, 'Messages sent');
+    if (!outboxSlot.firstChild) append(outboxSlot, head, h('p', { class: 'loading' }, 'Loading…'));
     try {
-      const { data } = await api.outbox(signal);
+      const { data } = await api.outbox(ticketId, signal);
       const mine = (data?.items || []).filter((m) => m.ticketId === ticketId);
-      append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'),
-        mine.length ? h('ul', { class: 'outbox' }, mine.map((m) => h('li', {},
-          h('div', { class: 'outbox-head' }, h('strong', {}, m.subject || '(no subject)'), ' ', h('span', { class: 'muted small' }, `${m.channel || ''} · ${formatDate(m.at)}`)),
-          m.body ? h('pre', { class: 'outbox-body' }, m.body) : null)))
-          : h('p', { class: 'muted' }, 'No message for this ticket is in the local outbox yet.'));
+      const pending = ticket?.notification?.status === 'PENDING';
+      append(clear(outboxSlot), head,
+        mine.length ? h('ul', { class: 'outbox' }, mine.map((m, i) => h('li', {},
+          h('div', { class: 'outbox-head' }, h('strong', { id: `outbox-subject-${i}` }, m.subject || '(no subject)'), ' ',
+            h('span', { class: 'muted small' }, `${m.channel || ''} · `, timeEl(m.at))),
+          m.body ? h('pre', { class: 'outbox-body', tabindex: '0', 'aria-labelledby': `outbox-subject-${i}` }, m.body) : null))) : null,
+        pending ? h('p', { class: 'loading', id: 'outbox-pending' }, 'Delivery is going on: messages appear here as the outbox takes them.') : null,
+        !mine.length && !pending ? h('p', { class: 'muted', id: 'outbox-empty' }, (ticket?.notification?.channels || []).some((c) => c.channel === 'outbox')
+          ? 'No message for this ticket is in the local outbox.'
+          : 'The local outbox is not one of this ticket’s channels, so no message is kept here.') : null);
     } catch (err) {
       if (isAbort(err) || onAuthError(ctx, err)) return;
-      append(clear(outboxSlot), h('h2', { id: 'outbox-h' }, 'Messages sent'), errorAlert(err, loadOutbox));
+      append(clear(outboxSlot), head, errorAlert(err, loadOutbox));
     }
+  }
+
+  function refreshDelivery() {
+    loadExecutions();
+    loadOutbox();
   }
 
   load().then(() => {
     if (!ticket) return;
-    loadExecutions().then(() => loadOutbox());
+    // Both at once: the outbox must not wait for a run in progress to end.
+    refreshDelivery();
   });
 }

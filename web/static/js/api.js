@@ -55,19 +55,24 @@ function messageFor(status, problem) {
 }
 
 /**
- * request calls the API. It resolves with {data, response} or rejects with an ApiError (or an
- * AbortError when signal aborts, which callers ignore because the view is gone).
+ * authHeaders are the headers that prove who is asking: today the admin bearer token. Every
+ * admin request, the live stream included, gets them here and nowhere else, so a change in how
+ * people sign in changes this one function.
  */
-export async function request(method, path, { body, headers = {}, signal, admin = false } = {}) {
-  const h = { Accept: 'application/json, application/problem+json', ...headers };
+export function authHeaders() {
+  const token = adminToken.get();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * send makes one HTTP request to the API and resolves with the Response, whatever its status,
+ * or rejects with a network ApiError (or the AbortError when signal aborts).
+ */
+export async function send(method, path, { body, headers = {}, signal, admin = false } = {}) {
+  const h = { Accept: 'application/json, application/problem+json', ...(admin ? authHeaders() : {}), ...headers };
   if (body !== undefined) h['Content-Type'] = 'application/json';
-  if (admin) {
-    const token = adminToken.get();
-    if (token) h.Authorization = `Bearer ${token}`;
-  }
-  let res;
   try {
-    res = await fetch(config.apiBase + path, {
+    return await fetch(config.apiBase + path, {
       method,
       headers: h,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -80,19 +85,33 @@ export async function request(method, path, { body, headers = {}, signal, admin 
     if (signal?.aborted || err?.name === 'AbortError') throw err;
     throw new ApiError('We could not reach the server. Check your connection and try again.', { network: true });
   }
-  let data = null;
+}
+
+/** problemOf turns a failed Response into an ApiError with the server's problem details. */
+export async function problemOf(res) {
+  const data = await jsonOf(res);
+  const problem = data && typeof data === 'object' ? data : null;
+  return new ApiError(messageFor(res.status, problem), { status: res.status, problem });
+}
+
+async function jsonOf(res) {
   const text = await res.text().catch(() => '');
-  if (text) {
-    try { data = JSON.parse(text); } catch { data = null; }
-  }
-  if (!res.ok) {
-    const problem = data && typeof data === 'object' ? data : null;
-    throw new ApiError(messageFor(res.status, problem), { status: res.status, problem });
-  }
-  if (data === null && text) {
+  if (!text) return undefined;
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+/**
+ * request calls the API. It resolves with {data, response} or rejects with an ApiError (or an
+ * AbortError when signal aborts, which callers ignore because the view is gone).
+ */
+export async function request(method, path, options = {}) {
+  const res = await send(method, path, options);
+  if (!res.ok) throw await problemOf(res);
+  const data = await jsonOf(res);
+  if (data === null) {
     throw new ApiError('The server sent a response we could not read. Please try again.', { status: res.status });
   }
-  return { data, response: res };
+  return { data: data === undefined ? null : data, response: res };
 }
 
 const enc = encodeURIComponent;
@@ -104,13 +123,19 @@ export const api = {
   // from their own route, which on AWS sits behind the authorizer.
   getTicket: (id, signal, admin = false) =>
     request('GET', admin ? `/admin/tickets/${enc(id)}` : `/ticket/${enc(id)}`, { signal, admin }),
-  listTickets: ({ limit, cursor, status, severity }, signal) => {
-    const q = new URLSearchParams({ limit: String(limit) });
-    if (cursor) q.set('cursor', cursor);
-    if (status) q.set('status', status);
-    if (severity) q.set('severity', severity);
+  // query holds GET /ticket's parameters (q, status, severity, notification, category, from,
+  // to, updatedSince, sort, limit, cursor, and whatever the server adds); empty ones are left out.
+  listTickets: (query, signal) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
     return request('GET', `/ticket?${q}`, { admin: true, signal });
   },
+  bulk: (ids, action, signal) => request('POST', '/admin/tickets/bulk', { body: { ids, action }, admin: true, signal }),
+  retryNotification: (id, signal) => request('POST', `/admin/tickets/${enc(id)}/retry-notification`, { admin: true, signal }),
+  // The live feed: the raw Response of GET /events, read as a stream by live.js.
+  events: (lastEventId, signal) => send('GET', '/events', {
+    admin: true, signal, headers: { Accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
+  }),
   stats: (signal) => request('GET', '/admin/stats', { admin: true, signal }),
   setStatus: (id, status, version, signal) =>
     request('PATCH', `/ticket/${enc(id)}`, {
@@ -121,7 +146,7 @@ export const api = {
     }),
   executions: (ticketId, signal) => request('GET', `/admin/executions?ticket=${enc(ticketId)}`, { admin: true, signal }),
   execution: (name, signal) => request('GET', `/admin/executions/${enc(name)}`, { admin: true, signal }),
-  outbox: (signal) => request('GET', '/admin/outbox', { admin: true, signal }),
+  outbox: (ticketId, signal) => request('GET', `/admin/outbox?ticket=${enc(ticketId)}&limit=100`, { admin: true, signal }),
   listIntegrations: (signal) => request('GET', '/admin/integrations', { admin: true, signal }),
   createIntegration: (body, signal) => request('POST', '/admin/integrations', { body, admin: true, signal }),
   patchIntegration: (id, body, signal) => request('PATCH', `/admin/integrations/${enc(id)}`, { body, admin: true, signal }),

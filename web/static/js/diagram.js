@@ -211,6 +211,11 @@ function nodeState(node, runs, a) {
   return 'visited';
 }
 
+/** typeLine is the second line of a state's box: its type, attempts, and whether it failed. */
+function typeLine(node, attempts, st) {
+  return `${node.type}${attempts > 1 ? ` · ${attempts} attempts` : ''}${st === 'failed' ? ' · failed' : ''}`;
+}
+
 const STATE_WORDS = { visited: 'taken', failed: 'failed', running: 'running now', '': 'not taken' };
 
 /**
@@ -324,22 +329,26 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
       ? [s('rect', { width: b.w, height: b.h, rx: b.h / 2 }), s('text', { x: b.w / 2, y: b.h / 2 + 5, 'text-anchor': 'middle', class: 'node-name' }, label)]
       : [
         s('rect', { width: b.w, height: b.h, rx: 8 }),
-        s('text', { x: b.w / 2, y: 21, 'text-anchor': 'middle', class: 'node-name' }, label),
-        s('text', { x: b.w / 2, y: 38, 'text-anchor': 'middle', class: 'node-type' },
-          `${node.type}${attempts > 1 ? ` · ${attempts} attempts` : ''}${st === 'failed' ? ' · failed' : ''}`),
+        // One text with two lines, a space between them: read as "Publish Task", the start of
+        // the node's accessible name.
+        s('text', { 'text-anchor': 'middle' },
+          s('tspan', { x: b.w / 2, y: 21, class: 'node-name' }, label), ' ',
+          s('tspan', { x: b.w / 2, y: 38, class: 'node-type' }, typeLine(node, attempts, st))),
       ];
     const gEl = s('g', {
       class: cls,
       transform: `translate(${b.x},${b.y})`,
       dataset: { state: node.virtual ? '' : name, status: st || 'none' },
-    }, s('title', {}, node.virtual ? node.label : `${name} (${node.type}): ${STATE_WORDS[st]}`), children);
+    }, a ? null : s('title', {}, node.virtual ? node.label : `${name} (${node.type})`), children);
     if (!node.virtual) {
       nodeEls.set(name, gEl);
       if (a) {
         gEl.setAttribute('tabindex', '0');
         gEl.setAttribute('role', 'button');
         gEl.setAttribute('aria-pressed', 'false');
-        gEl.setAttribute('aria-label', `${name}, ${node.type} state, ${STATE_WORDS[st]}${attempts > 1 ? `, ${attempts} attempts` : ''}. Show input and output.`);
+        // The name starts with the text the node shows (WCAG 2.5.3, label in name), so a
+        // speech user can say what they see.
+        gEl.setAttribute('aria-label', `${label} ${typeLine(node, attempts, st)}: ${STATE_WORDS[st]}. Show input and output.`);
         gEl.addEventListener('click', () => select(name));
         gEl.addEventListener('keydown', (ev) => {
           if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); select(name); }
@@ -368,7 +377,9 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
     h('li', {}, h('span', { class: 'swatch swatch-dim' }), 'Not taken'));
   const element = h('div', { class: 'workflow' },
     a ? legend : null,
-    h('div', { class: 'workflow-scroll' }, svg),
+    // Wide diagrams scroll sideways on small screens: the region takes focus so the keyboard
+    // can scroll it too.
+    h('div', { class: 'workflow-scroll', tabindex: '0', role: 'region', 'aria-label': 'Workflow diagram (scrolls sideways when wider than the screen)' }, svg),
     a ? h('p', { class: 'path-text', id: `${idPrefix}-path` }, h('strong', {}, 'Path taken: '),
       ['Start', ...pathText].join(' → ') || 'none yet') : null,
     a ? panel : null);
@@ -377,7 +388,7 @@ export function drawWorkflow(def, execution, { idPrefix = 'wf' } = {}) {
 
 function showState(panel, node, runs) {
   clear(panel);
-  append(panel, h('h4', {}, `${node.name} `, h('span', { class: 'muted' }, `(${node.type})`)));
+  append(panel, h('h3', { class: 'state-title' }, `${node.name} `, h('span', { class: 'muted' }, `(${node.type})`)));
   if (node.state?.Comment) append(panel, h('p', { class: 'muted' }, node.state.Comment));
   if (!runs.length) {
     append(panel, h('p', {}, 'This execution did not enter this state.'));
@@ -385,13 +396,13 @@ function showState(panel, node, runs) {
   }
   runs.forEach((v, i) => {
     const block = h('div', { class: 'state-visit' },
-      runs.length > 1 ? h('h5', {}, `Visit ${i + 1}`) : null,
+      runs.length > 1 ? h('h4', {}, `Visit ${i + 1}`) : null,
       h('p', { class: 'muted small' }, `Entered ${formatDate(v.at)}${v.exitedAt ? `, left ${formatDate(v.exitedAt)}` : ''}${v.attempts ? ` · ${v.attempts} ${v.attempts === 1 ? 'attempt' : 'attempts'}` : ''}`),
-      v.errors.length ? h('div', { class: 'state-errors' }, h('h5', {}, 'Errors'),
+      v.errors.length ? h('div', { class: 'state-errors' }, h('h4', {}, 'Errors'),
         h('ul', {}, v.errors.map((e) => h('li', {}, h('code', {}, e.error || e.type), e.cause ? ` — ${e.cause}` : '')))) : null,
       h('div', { class: 'io' },
-        h('div', {}, h('h5', {}, 'Input'), h('pre', { class: 'json state-input', tabindex: '0' }, prettyJSON(v.input) || '—')),
-        h('div', {}, h('h5', {}, 'Output'), h('pre', { class: 'json state-output', tabindex: '0' }, v.exited ? (prettyJSON(v.output) || '—') : 'No output (the state did not finish).'))));
+        h('div', {}, h('h4', {}, 'Input'), h('pre', { class: 'json state-input', tabindex: '0', 'aria-label': `Input of ${node.name}` }, prettyJSON(v.input) || '—')),
+        h('div', {}, h('h4', {}, 'Output'), h('pre', { class: 'json state-output', tabindex: '0', 'aria-label': `Output of ${node.name}` }, v.exited ? (prettyJSON(v.output) || '—') : 'No output (the state did not finish).'))));
     append(panel, block);
   });
 }

@@ -72,7 +72,9 @@ export function id(prefix) {
   return `${prefix}-${uid}`;
 }
 
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+// One format for every exact time in the app, with its time zone: responders in several
+// places read the same ticket.
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
 const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 /** formatDate renders an ISO time for people; invalid or empty input gives an em dash. */
@@ -88,15 +90,20 @@ export function ago(iso, now = Date.now()) {
   if (Number.isNaN(d.getTime())) return '—';
   const sec = Math.round((d.getTime() - now) / 1000);
   const abs = Math.abs(sec);
-  if (abs < 45) return relFmt.format(0, 'second').replace(/^in 0 seconds$/, 'just now');
+  if (abs < 45) return 'just now';
   if (abs < 3600) return relFmt.format(Math.round(sec / 60), 'minute');
   if (abs < 86400) return relFmt.format(Math.round(sec / 3600), 'hour');
   return relFmt.format(Math.round(sec / 86400), 'day');
 }
 
-/** time renders a <time> element showing a relative time with the exact one as a tooltip. */
-export function timeEl(iso, relative = false) {
-  return h('time', { datetime: iso || '', title: formatDate(iso) }, relative ? ago(iso) : formatDate(iso));
+/**
+ * timeEl renders a <time>: the exact time, or a relative one that ticks (clock.js) with the
+ * exact time as its tooltip.
+ */
+export function timeEl(iso, relative = false, attrs = {}) {
+  return h('time', {
+    datetime: iso || '', title: relative ? formatDate(iso) : null, 'data-relative': relative ? '' : null, ...attrs,
+  }, relative ? ago(iso) : formatDate(iso));
 }
 
 /** duration renders the time between two ISO times ("1.2 s", "3 min 4 s"). */

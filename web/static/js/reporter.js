@@ -3,8 +3,9 @@ import { h, clear, announce, focusEl, uuid, sleep, timeEl, append } from './dom.
 import { api } from './api.js';
 import {
   SEVERITIES, severityChip, statusChip, notificationChip, FINAL_NOTIFICATIONS, errorAlert, copyButton, isAbort,
-  timelineList, pageHeading, NOTIFICATIONS,
+  pageHeading, NOTIFICATIONS, notFound,
 } from './ui.js';
+import { timelineList } from './timeline.js';
 import { remember, myTickets, forget, savedReporter, saveReporter } from './mine.js';
 
 // Mirrors the server's limits (internal/ticket): lengths are counted in characters (code
@@ -52,7 +53,14 @@ export function renderReport(ctx) {
   }
   const inputs = {};
   const errorEls = {};
-  const summary = h('div', { class: 'error-summary', tabindex: '-1', hidden: true, 'aria-labelledby': 'error-summary-title' });
+  // role=alert: a div's aria-labelledby names nothing, so a screen reader landing on the
+  // summary would not say what it is.
+  const summary = h('div', { class: 'error-summary', tabindex: '-1', hidden: true, role: 'alert', 'aria-labelledby': 'error-summary-title' });
+  // Enter on a link of the error summary moves focus to its field on keydown; the same key's
+  // keypress then lands in the field and would submit the form again (and bring focus back to
+  // the summary, a keyboard loop). Submissions wait until that key is released.
+  let heldEnter = false;
+  document.addEventListener('keyup', (ev) => { if (ev.key === 'Enter') heldEnter = false; }, { signal: ctx.signal });
   const formAlert = h('div', { class: 'form-alert' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-ticket' }, 'File ticket');
 
@@ -139,7 +147,14 @@ export function renderReport(ctx) {
     const items = [
       ...FIELDS.filter((f) => byKey.has(f.key)).map((f) => h('li', {}, h('a', {
         href: `#f-${f.key}`,
-        onclick: (ev) => { ev.preventDefault(); focusEl(inputs[f.key]); },
+        onclick: (ev) => {
+          ev.preventDefault();
+          if (ev.detail === 0) { // activated from the keyboard
+            heldEnter = true;
+            setTimeout(() => { heldEnter = false; }, 1000); // in case the keyup goes elsewhere
+          }
+          focusEl(inputs[f.key]);
+        },
       }, byKey.get(f.key)))),
       ...general.map((m) => h('li', {}, m)),
     ];
@@ -208,7 +223,11 @@ export function renderReport(ctx) {
     summary, fieldEls, formAlert,
     h('div', { class: 'actions' }, submit,
       h('p', { class: 'hint' }, 'You get the ticket ID straight away; the admins are notified in the background.')));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); send(); });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (heldEnter) return;
+    send();
+  });
 
   const page = h('div', { class: 'page page-report' },
     pageHeading('Report a problem', { id: 'report-title' }),
@@ -273,6 +292,14 @@ function notificationSentence(n) {
   }
 }
 
+/** reachedSentence says how many ways of reaching the responders worked, when not all did. */
+function reachedSentence(n) {
+  const channels = n?.channels || [];
+  if (n?.status !== 'PARTIAL' || channels.length < 2) return null;
+  const sent = channels.filter((c) => c.status === 'SENT').length;
+  return h('p', { class: 'muted', id: 'notify-reached' }, `${sent} of ${channels.length} ways of reaching them worked.`);
+}
+
 export function renderStatus(ctx, ticketId) {
   const { main, signal } = ctx;
   // Poll failures go to errorSlot, which survives the redraws of body.
@@ -288,15 +315,15 @@ export function renderStatus(ctx, ticketId) {
       ({ data: t } = await api.getTicket(ticketId, signal));
     } catch (err) {
       if (isAbort(err)) return;
-      append(clear(body), pageHeading('Ticket status'),
-        errorAlert(err.status === 404
-          ? { message: `There is no ticket with the ID ${ticketId}. Check that the link or ID is complete.` }
-          : err, load));
+      // An unknown ID will not appear by trying again: say what to check instead.
+      append(clear(body), pageHeading(err.status === 404 ? 'Ticket not found' : 'Ticket status'),
+        err.status === 404 ? notFound(ticketId, '#/mine', 'My tickets') : errorAlert(err, load));
       focusEl(body.querySelector('h1'));
       return;
     }
     draw(t);
     focusEl(body.querySelector('h1'));
+    document.title = `${t.title} · Ticket status · Incident Manager`;
     let last = t;
     const showPollError = (err) => {
       clear(errorSlot);
@@ -338,7 +365,7 @@ export function renderStatus(ctx, ticketId) {
     const panel = h('section', { class: `card notify-panel nt-panel-${String(n.status || 'PENDING').toLowerCase()}`, 'aria-labelledby': 'notify-h', id: 'notify-panel', dataset: { notificationStatus: n.status || 'PENDING' } },
       h('h2', { id: 'notify-h' }, 'Notification'),
       h('p', { class: 'notify-state' }, notificationChip(n), ' ', notificationSentence(n)),
-      n.attempts ? h('p', { class: 'muted' }, `Delivery attempts: ${n.attempts}.`) : null);
+      reachedSentence(n));
     const headingHadFocus = document.activeElement?.classList.contains('page-title');
     append(clear(body),
       h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/mine' }, 'My tickets'), ' / ', h('span', {}, 'Status')),
@@ -350,7 +377,7 @@ export function renderStatus(ctx, ticketId) {
           h('section', { class: 'card', 'aria-labelledby': 'desc-h' },
             h('h2', { id: 'desc-h' }, 'Description'),
             t.description ? h('p', { class: 'prewrap', id: 'ticket-description' }, t.description) : h('p', { class: 'muted' }, 'No description.')),
-          h('section', { class: 'card', 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineList(t.timeline))),
+          h('section', { class: 'card', 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineList(t.timeline, { audience: 'reporter' }))),
         h('aside', { class: 'card', 'aria-labelledby': 'details-h' },
           h('h2', { id: 'details-h' }, 'Details'),
           h('dl', { class: 'dl' },
@@ -401,7 +428,8 @@ export function renderMine(ctx) {
   append(page, h('div', { class: 'card table-card' },
     h('table', { class: 'table responsive', id: 'mine-table' },
       h('caption', { class: 'visually-hidden' }, 'Tickets filed from this browser, newest first'),
-      h('thead', {}, h('tr', {}, ['Ticket', 'Severity', 'Status', 'Notification', 'Filed', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Ticket', 'Severity', 'Status', 'Notification', 'Filed'].map((c) => h('th', { scope: 'col' }, c)),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       tbody)), live);
 
   const known = new Map();

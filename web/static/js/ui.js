@@ -89,6 +89,13 @@ export function errorAlert(err, onRetry, retryLabel = 'Try again') {
     onRetry ? h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: onRetry }, retryLabel) : null);
 }
 
+/** notFound explains an unknown ticket ID; trying again cannot help, so it offers a way on. */
+export function notFound(ticketId, backHref, backLabel) {
+  return h('div', { class: 'alert alert-error', role: 'alert', id: 'not-found' },
+    h('p', {}, `There is no ticket with the ID ${ticketId}. Check that the link or ID is complete: an ID is 36 characters, such as 01890000-0000-7000-8000-000000000000.`),
+    h('a', { class: 'btn btn-secondary btn-small', href: backHref }, backLabel));
+}
+
 /** copyButton copies text; if the browser refuses, it selects target so Ctrl+C works. */
 export function copyButton(text, target, label = 'Copy ID') {
   const btn = h('button', { type: 'button', class: 'btn btn-secondary btn-small copy-btn' }, label);
@@ -109,36 +116,6 @@ export function copyButton(text, target, label = 'Copy ID') {
 /** isAbort tells a cancelled request (the user left the page) from a real failure. */
 export function isAbort(err) {
   return err?.name === 'AbortError' || err === 'route-change';
-}
-
-/** timeline renders a ticket's history, oldest first. */
-export function timelineList(entries) {
-  const items = (entries || []).slice().sort((a, b) => String(a.at).localeCompare(String(b.at)));
-  if (!items.length) return h('p', { class: 'muted' }, 'Nothing has happened yet.');
-  return h('ol', { class: 'timeline' }, items.map((e) => h('li', { class: `tl tl-${String(e.type || '').replace(/[^a-z]/gi, '-')}`, dataset: { type: e.type || '' } },
-    h('span', { class: 'tl-dot', 'aria-hidden': 'true' }),
-    h('div', { class: 'tl-body' },
-      h('div', { class: 'tl-head' }, h('strong', {}, EVENT_LABELS[e.type] || e.type || 'Event'), ' ',
-        h('time', { datetime: e.at || '', class: 'muted' }, fmtTime(e.at))),
-      e.message ? h('p', { class: 'tl-msg' }, e.message) : null))));
-}
-
-const EVENT_LABELS = {
-  created: 'Ticket filed',
-  'workflow.started': 'Notification workflow started',
-  'notification.attempt': 'Notification attempt',
-  'notification.restarted': 'Delivery resumed',
-  'notification.delivered': 'Delivered to a channel',
-  'notification.channel_failed': 'A channel failed',
-  'notification.sent': 'Responders notified',
-  'notification.partial': 'Partly notified',
-  'notification.failed': 'Notification failed',
-  'status.changed': 'Status changed',
-};
-
-function fmtTime(iso) {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
 }
 
 /** pageHeading builds the h1 that route changes move focus to. */
