@@ -190,7 +190,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	// Reads run on up to 8 connections while the writer waits for its fsync.
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + peopleSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}

@@ -327,3 +327,7 @@ func TestExecutionRetention(t *testing.T) {
 func TestIntegrationsContract(t *testing.T) {
 	storetest.RunIntegrations(t, func(t *testing.T) ticket.IntegrationStore { return sqlite.NewIntegrations(open(t)) })
 }
+
+func TestPeopleContract(t *testing.T) {
+	storetest.RunPeople(t, func(t *testing.T) ticket.People { return sqlite.NewPeople(open(t)) })
+}

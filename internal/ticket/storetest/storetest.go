@@ -432,7 +432,6 @@ func corpusOfTickets(t *testing.T, s ticket.Store) []*ticket.Ticket {
 	return out
 }
 
-
 func testListSearch(t *testing.T, s ticket.Store) {
 	all := corpusOfTickets(t, s)
 	pick := func(idx ...int) []string {
